@@ -1,0 +1,80 @@
+"""One error hierarchy for everything mediastore raises on purpose.
+
+Each subclass also derives from the built-in exception a caller would catch anyway, so
+``except ValueError`` keeps working for bad input.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MediaStoreError",
+    "InvalidMediaError",
+    "InvalidMediaTypeError",
+    "InvalidNameError",
+    "InvalidLogError",
+    "MediaFileNotFoundError",
+    "BlobNotFoundError",
+    "MissingDependencyError",
+    "RunFinishedError",
+    "RunExistsError",
+    "RunNotFoundError",
+    "SchemaMismatchError",
+    "MediaStoreWarning",
+    "ManyItemsWarning",
+]
+
+
+class MediaStoreError(Exception):
+    """Base class of every error mediastore raises on purpose."""
+
+
+class InvalidMediaError(MediaStoreError, ValueError):
+    """A media value has the wrong shape, range or content."""
+
+
+class InvalidMediaTypeError(MediaStoreError, TypeError):
+    """A media value, or a part of it, has the wrong Python type."""
+
+
+class InvalidNameError(MediaStoreError, ValueError):
+    """A project or run name cannot be used as a path component."""
+
+
+class InvalidLogError(MediaStoreError, TypeError):
+    """``run.log`` got something that is not a dict of str keys to loggable values."""
+
+
+class MediaFileNotFoundError(MediaStoreError, FileNotFoundError):
+    """A path given as media (an image file, a mask file) does not exist."""
+
+
+class BlobNotFoundError(MediaStoreError, FileNotFoundError):
+    """A row points at a blob that is not in the store."""
+
+
+class MissingDependencyError(MediaStoreError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""
+
+
+class RunFinishedError(MediaStoreError, RuntimeError):
+    """The run was finished; it takes no more data."""
+
+
+class RunExistsError(MediaStoreError, ValueError):
+    """A run with this id exists already and ``resume=True`` was not given."""
+
+
+class RunNotFoundError(MediaStoreError, LookupError):
+    """No run with this id is in the store."""
+
+
+class SchemaMismatchError(MediaStoreError, RuntimeError):
+    """A file or a row does not match the schema it claims."""
+
+
+class MediaStoreWarning(UserWarning):
+    """Base class of mediastore's warnings."""
+
+
+class ManyItemsWarning(MediaStoreWarning):
+    """More items under one step than the reference page recommends."""

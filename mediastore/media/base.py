@@ -1,0 +1,116 @@
+"""What every media type shares: the registry, and the contract between a type and the engine.
+
+A media type is a subclass of `Media` that sets ``kind`` (its table and view name) and
+implements three methods; the engine calls them and knows nothing else about the type:
+
+- ``__init__`` validates on the caller's thread, so bad input fails at the call;
+- ``_encode(location)`` runs on a background worker: encodes, stores blobs, returns the
+  kind-specific columns of its row;
+- ``_from_row(row, location)`` rebuilds the object from a row of its view.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import InvalidMediaError, InvalidMediaTypeError, MediaFileNotFoundError
+
+__all__ = ["Media", "register", "media_type", "registered_kinds"]
+
+_REGISTRY: dict[str, type["Media"]] = {}
+
+
+def register(cls: type["Media"]) -> type["Media"]:
+    """Class decorator: make a media type known to the engine under its ``kind``."""
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def media_type(kind: str) -> type["Media"]:
+    """The class registered for ``kind`` (a view name such as ``"images"``)."""
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise InvalidMediaError(f"no media type is registered for kind {kind!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+class Media:
+    """Base class of the loggable media types (``ms.Image``, ...)."""
+
+    #: Table and view name of the type's rows.
+    kind: ClassVar[str]
+    #: Items of this type in one step above which ``run.log`` warns (None: no limit).
+    per_step_limit: ClassVar[int | None] = None
+    #: Why the limit exists, said in the warning.
+    per_step_reason: ClassVar[str] = ""
+
+    caption: str | None = None
+
+    def _encode(self, location) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def _from_row(cls, row: Mapping[str, Any], location) -> "Media":  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _summary(self) -> dict[str, Any]:
+        """What ``run.summary`` keeps for the last item logged under a key."""
+        return {"_kind": self.kind}
+
+
+# -- validation helpers shared by the types ------------------------------------------------
+
+
+def check_caption(caption: Any) -> str | None:
+    if caption is None or isinstance(caption, str):
+        return caption
+    raise InvalidMediaTypeError(f"caption must be a str or None, got {type(caption).__name__} {caption!r}")
+
+
+def is_number(value: Any) -> bool:
+    """A real number, not a bool (True as a coordinate is almost always a mistake)."""
+    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (bool, np.bool_))
+
+
+def read_path(path: Any, what: str) -> bytes:
+    """The bytes of a file given by path, or a typed error that names the path."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MediaFileNotFoundError(f"{what} {path!r} does not exist or is not a file; check the path")
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def is_pathlike(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def as_array(value: Any) -> np.ndarray | None:
+    """A numpy array from arrays, tensors (by class name, no import) and nested lists."""
+    if isinstance(value, np.ndarray):
+        return value
+    if type(value).__name__ == "Tensor" and hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    if hasattr(value, "__array__") or isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    return None
+
+
+def labels_from_row(value: Any) -> dict:
+    """A MAP as it comes back from DuckDB (dict), pandas, or Arrow (list of pairs)."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        if set(value) == {"key", "value"} and isinstance(value["key"], (list, np.ndarray)):
+            return dict(zip(value["key"], value["value"]))
+        return dict(value)
+    return {k: v for k, v in value}

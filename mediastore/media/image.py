@@ -1,0 +1,454 @@
+"""``ms.Image``: arrays, PIL images and image files, with segmentation masks and boxes.
+
+Array conversion rule (one rule, documented in the README):
+
+- ``uint8`` is stored as given; ``bool`` becomes mode ``"1"``.
+- Other integer dtypes are **not rescaled**: their values must lie in 0..255 (or 0..65535
+  with ``mode="I;16"``).
+- Floats must be finite. Values all in [0, 1] are scaled by 255; else values all in
+  [-1, 1] map linearly to [0, 255]; else values are clipped to [0, 255]. Then rounded.
+
+Arrays and PIL images are stored as PNG (lossless); PIL modes PNG cannot hold (CMYK, F, I,
+...) as TIFF. Files given by path are stored byte for byte in their own format.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import PIL.Image
+
+from ..errors import InvalidMediaError, InvalidMediaTypeError
+from .base import Media, as_array, check_caption, is_number, is_pathlike, labels_from_row, read_path, register
+
+__all__ = ["Image"]
+
+#: Modes PNG stores losslessly; anything else from a PIL image goes to TIFF.
+PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
+_NATURAL_MODE = {1: "L", 3: "RGB", 4: "RGBA"}
+_BOX_CORNERS = ("minX", "maxX", "minY", "maxY")
+_BOX_CENTER = ("middle", "width", "height")
+
+
+def _to_storable_array(array: np.ndarray, mode: str | None) -> np.ndarray:
+    """Apply the documented dtype rule; returns uint8 (or bool, or uint16 for I;16)."""
+    kind = array.dtype.kind
+    if kind == "b":
+        return array
+    if kind in "iu":
+        if array.dtype == np.uint8:
+            return array
+        lo, hi = (int(array.min()), int(array.max())) if array.size else (0, 0)
+        top = 65535 if mode == "I;16" else 255
+        if lo < 0 or hi > top:
+            raise InvalidMediaError(
+                f"Image array of dtype {array.dtype} has values from {lo} to {hi}; integer arrays are not "
+                f"rescaled and must lie in 0..{top} — convert to uint8 yourself, pass floats in [0, 1], "
+                "or pass mode='I;16' for 16-bit grayscale"
+            )
+        return array.astype(np.uint16 if mode == "I;16" else np.uint8)
+    if kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = int(array.size - np.count_nonzero(finite))
+            raise InvalidMediaError(
+                f"Image array has {bad} NaN or infinite value(s) out of {array.size}; images must be finite — "
+                "replace them (np.nan_to_num) before logging"
+            )
+        lo, hi = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+        if lo >= 0.0 and hi <= 1.0:
+            scaled = array * 255.0
+        elif lo >= -1.0 and hi <= 1.0:
+            scaled = (array + 1.0) * 127.5
+        else:
+            scaled = np.clip(array, 0.0, 255.0)
+        return np.rint(scaled).astype(np.uint8)
+    raise InvalidMediaTypeError(
+        f"Image array has dtype {array.dtype}; expected an integer, bool or float dtype — convert it with .astype(np.uint8)"
+    )
+
+
+def _pil_from_array(data: np.ndarray, mode: str | None) -> PIL.Image.Image:
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[:, :, 0]
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (3, 4)):
+        raise InvalidMediaError(
+            f"Image array has shape {data.shape}; expected (H, W) or (H, W, C) with C in 1, 3, 4 — pass channels last "
+            "(for a (C, H, W) array use array.transpose(1, 2, 0))"
+        )
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise InvalidMediaError(f"Image array has shape {data.shape}; an image needs at least one pixel")
+    if mode is not None and mode not in PNG_MODES:
+        raise InvalidMediaError(
+            f"Image mode {mode!r} cannot be stored losslessly from an array; use one of {sorted(PNG_MODES)}, "
+            "or pass a PIL image in that mode"
+        )
+    data = np.ascontiguousarray(_to_storable_array(data, mode))
+    if data.dtype == np.bool_:
+        pil = PIL.Image.fromarray(data)  # mode "1"
+    elif data.ndim == 2 and mode in ("P", "I;16"):
+        # Keep the values: as palette indices, or as 16-bit samples.
+        pil = PIL.Image.frombytes(mode, (data.shape[1], data.shape[0]), data.tobytes())
+    else:
+        pil = PIL.Image.fromarray(data)
+    if mode is not None and pil.mode != mode:
+        pil = pil.convert(mode)
+    return pil
+
+
+def _png_bytes(pil: PIL.Image.Image, compress_level: int = 6) -> bytes:
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def _check_mask(name: str, spec: Any, size: tuple[int, int]) -> tuple[np.ndarray, dict[int, str]]:
+    if not isinstance(spec, Mapping):
+        raise InvalidMediaTypeError(
+            f"mask {name!r} must be a dict with 'mask_data' (2-D class-id array) or 'path', got {type(spec).__name__}"
+        )
+    if ("mask_data" in spec) == ("path" in spec):
+        raise InvalidMediaError(f"mask {name!r} needs exactly one of 'mask_data' (2-D class-id array) or 'path' (mask image file)")
+    if "path" in spec:
+        raw = read_path(spec["path"], f"mask {name!r} path")
+        try:
+            with PIL.Image.open(io.BytesIO(raw)) as pil:
+                if pil.mode not in ("1", "L", "P", "I", "I;16"):
+                    raise InvalidMediaError(
+                        f"mask {name!r} file {str(spec['path'])!r} has mode {pil.mode}; a mask is one class id per pixel "
+                        "(mode L or P, 0..255) — save it as an 8-bit grayscale or palette PNG"
+                    )
+                data = np.asarray(pil)
+        except PIL.UnidentifiedImageError:
+            raise InvalidMediaError(f"mask {name!r} file {str(spec['path'])!r} is not an image Pillow can read") from None
+    else:
+        data = as_array(spec["mask_data"])
+        if data is None:
+            raise InvalidMediaTypeError(
+                f"mask {name!r} mask_data must be a 2-D array of class ids, got {type(spec['mask_data']).__name__}"
+            )
+    if data.ndim != 2:
+        raise InvalidMediaError(f"mask {name!r} has shape {data.shape}; a mask is a 2-D (height, width) array of class ids")
+    if data.dtype.kind not in "iub":
+        raise InvalidMediaError(
+            f"mask {name!r} has dtype {data.dtype}; class ids are integers 0..255 — convert with .astype(np.uint8)"
+        )
+    height, width = size[1], size[0]
+    if data.shape != (height, width):
+        raise InvalidMediaError(
+            f"mask {name!r} has shape {data.shape}; the image is {height}x{width} (height x width) — "
+            "a mask must have the image's (height, width)"
+        )
+    if data.dtype != np.uint8 and data.size:
+        lo, hi = int(data.min()), int(data.max())
+        if lo < 0 or hi > 255:
+            raise InvalidMediaError(f"mask {name!r} has class ids from {lo} to {hi}; class ids must lie in 0..255")
+    data = np.array(data, dtype=np.uint8)  # always a private copy: encoding runs later
+    labels = _check_labels(spec.get("class_labels"), f"mask {name!r}")
+    for class_id in np.unique(data).tolist():
+        labels.setdefault(class_id, f"class_{class_id}")
+    return data, labels
+
+
+def _check_labels(labels: Any, where: str) -> dict[int, str]:
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise InvalidMediaTypeError(f"{where} class_labels must be a dict of int class id to str label, got {type(labels).__name__}")
+    out = {}
+    for class_id, label in labels.items():
+        if isinstance(class_id, (bool, np.bool_)) or not isinstance(class_id, (int, np.integer)):
+            raise InvalidMediaTypeError(f"{where} class_labels key {class_id!r} is not an int class id")
+        if not isinstance(label, str):
+            raise InvalidMediaTypeError(f"{where} class_labels[{class_id}] is {label!r}; labels must be str")
+        out[int(class_id)] = label
+    return out
+
+
+def _number(box: Mapping, field: str, where: str, value: Any) -> float:
+    if not is_number(value):
+        raise InvalidMediaError(f"{where} field {field!r} is {value!r}; it must be a number")
+    value = float(value)
+    if not np.isfinite(value):
+        raise InvalidMediaError(f"{where} field {field!r} is {value}; it must be finite")
+    return value
+
+
+def _check_box(index: int, box: Any, set_name: str, labels: dict[int, str]) -> dict[str, Any]:
+    where = f"box {index} of {set_name!r}"
+    if not isinstance(box, Mapping):
+        raise InvalidMediaTypeError(f"{where} must be a dict with 'position' and 'class_id', got {type(box).__name__}")
+    position = box.get("position")
+    if not isinstance(position, Mapping):
+        raise InvalidMediaError(
+            f"{where} has no 'position' dict; give {{'minX', 'maxX', 'minY', 'maxY'}} or {{'middle': [x, y], 'width', 'height'}}"
+        )
+    if all(k in position for k in _BOX_CORNERS):
+        min_x, max_x, min_y, max_y = (_number(position, k, where, position[k]) for k in _BOX_CORNERS)
+    elif all(k in position for k in _BOX_CENTER):
+        middle = position["middle"]
+        if not isinstance(middle, (list, tuple, np.ndarray)) or len(middle) != 2:
+            raise InvalidMediaError(f"{where} field 'middle' is {middle!r}; it must be [x, y]")
+        mx, my = (_number(position, "middle", where, v) for v in middle)
+        width = _number(position, "width", where, position["width"])
+        height = _number(position, "height", where, position["height"])
+        if width < 0 or height < 0:
+            raise InvalidMediaError(f"{where} has width {width} and height {height}; both must be >= 0")
+        min_x, max_x, min_y, max_y = mx - width / 2, mx + width / 2, my - height / 2, my + height / 2
+    else:
+        have = sorted(position)
+        missing = [k for k in _BOX_CORNERS if k not in position] if any(k in position for k in _BOX_CORNERS) else [
+            k for k in _BOX_CENTER if k not in position
+        ]
+        raise InvalidMediaError(
+            f"{where} position has {have}, missing {missing}; give all of minX, maxX, minY, maxY or all of middle, width, height"
+        )
+    if min_x > max_x or min_y > max_y:
+        raise InvalidMediaError(f"{where} has minX {min_x} > maxX {max_x} or minY {min_y} > maxY {max_y}; swap them")
+    domain = box.get("domain")
+    if domain not in (None, "pixel"):
+        raise InvalidMediaError(f"{where} field 'domain' is {domain!r}; use 'pixel' or leave it out for fractions of the image")
+    if "class_id" not in box:
+        raise InvalidMediaError(f"{where} has no 'class_id'; every box needs an int class id")
+    class_id = box["class_id"]
+    if isinstance(class_id, (float, np.floating)) and float(class_id).is_integer():
+        class_id = int(class_id)
+    if isinstance(class_id, (bool, np.bool_)) or not isinstance(class_id, (int, np.integer)):
+        raise InvalidMediaError(f"{where} field 'class_id' is {class_id!r}; it must be an integer")
+    class_id = int(class_id)
+    scores = box.get("scores")
+    if scores is not None:
+        if not isinstance(scores, Mapping):
+            raise InvalidMediaTypeError(f"{where} field 'scores' is {scores!r}; it must be a dict of score name to number")
+        scores = {str(k): _number(scores, f"scores[{k!r}]", where, v) for k, v in scores.items()}
+    caption = box.get("box_caption")
+    if caption is not None and not isinstance(caption, str):
+        raise InvalidMediaTypeError(f"{where} field 'box_caption' is {caption!r}; it must be a str")
+    return {
+        "name": set_name,
+        "min_x": min_x,
+        "max_x": max_x,
+        "min_y": min_y,
+        "max_y": max_y,
+        "domain": "pixel" if domain == "pixel" else "fraction",
+        "class_id": class_id,
+        "label": labels.get(class_id, f"class_{class_id}"),
+        "caption": caption,
+        "scores": scores,
+    }
+
+
+def _check_boxes(name: str, spec: Any) -> tuple[list[dict], dict[int, str]]:
+    if not isinstance(spec, Mapping) or "box_data" not in spec:
+        raise InvalidMediaError(f"boxes {name!r} must be a dict with 'box_data' (a list of boxes) and optional 'class_labels'")
+    box_data = spec["box_data"]
+    if not isinstance(box_data, (list, tuple)):
+        raise InvalidMediaTypeError(f"boxes {name!r} box_data must be a list of dicts, got {type(box_data).__name__}")
+    labels = _check_labels(spec.get("class_labels"), f"boxes {name!r}")
+    return [_check_box(i, box, name, labels) for i, box in enumerate(box_data)], labels
+
+
+@register
+class Image(Media):
+    """An image to log, with optional segmentation masks and bounding boxes.
+
+    Parameters
+    ----------
+    data_or_path : numpy.ndarray, PIL.Image.Image, str or os.PathLike
+        Pixels as an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array (see the module doc for
+        the dtype rule), a PIL image (kept in its mode), or the path of an image file (stored
+        byte for byte in its own format).
+    mode : str, optional
+        PIL mode to store an array in (default: L, RGB or RGBA from the channel count). For a
+        one-channel array, ``"P"`` keeps values as palette indices and ``"I;16"`` keeps 16-bit
+        values; other modes convert with ``PIL.Image.convert``.
+    caption : str, optional
+        Shown with the image; stored in the ``caption`` column.
+    masks : dict, optional
+        ``{name: {"mask_data": 2-D class-id array} | {"path": mask file}, "class_labels": {id: label}}``.
+        Stored as PNG. Class ids 0..255; labels default to ``class_<id>``.
+    boxes : dict, optional
+        ``{name: {"box_data": [box, ...], "class_labels": {id: label}}}``; each box has
+        ``position`` (``minX/maxX/minY/maxY`` or ``middle/width/height``), ``class_id``, and
+        optionally ``scores``, ``box_caption``, ``domain="pixel"`` (default: fractions).
+
+    Raises
+    ------
+    InvalidMediaError, InvalidMediaTypeError, MediaFileNotFoundError
+        On bad input; the message names the value and the fix.
+
+    Examples
+    --------
+    >>> img = ms.Image(np.zeros((32, 32, 3), np.uint8), caption="black")
+    >>> run.log({"examples": img})
+    """
+
+    kind = "images"
+    per_step_limit = 50
+    per_step_reason = "the reference page recommends fewer than 50 images per step so that logging and viewing stay fast"
+
+    def __init__(
+        self,
+        data_or_path: Any,
+        mode: str | None = None,
+        caption: str | None = None,
+        *,
+        masks: Mapping[str, Mapping] | None = None,
+        boxes: Mapping[str, Mapping] | None = None,
+    ):
+        self.caption = check_caption(caption)
+        self._pil: PIL.Image.Image | None = None
+        self._file: bytes | None = None
+        if isinstance(data_or_path, PIL.Image.Image):
+            self._pil = data_or_path.copy()
+        elif is_pathlike(data_or_path):
+            self._file = read_path(data_or_path, "Image file")
+            try:
+                with PIL.Image.open(io.BytesIO(self._file)) as probe:
+                    self._pil_header(probe)
+            except PIL.UnidentifiedImageError:
+                raise InvalidMediaError(f"Image file {str(data_or_path)!r} is not an image format Pillow can read") from None
+        else:
+            array = as_array(data_or_path)
+            if array is None:
+                raise InvalidMediaTypeError(
+                    f"Image takes a numpy array, a PIL image or a file path, got {type(data_or_path).__name__}"
+                )
+            self._pil = _pil_from_array(array, mode)
+        if self._pil is not None:
+            self._pil_header(self._pil)
+            self.format = "png" if self._pil.mode in PNG_MODES else "tiff"
+        for arg, value in (("masks", masks), ("boxes", boxes)):
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidMediaTypeError(f"{arg} must be a dict of name to spec, got {type(value).__name__}")
+        size = (self.width, self.height)
+        self._masks = {self._name(n, "mask"): _check_mask(n, s, size) for n, s in (masks or {}).items()}
+        self._boxes = {self._name(n, "boxes"): _check_boxes(n, s) for n, s in (boxes or {}).items()}
+
+    @staticmethod
+    def _name(name: Any, what: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise InvalidMediaTypeError(f"{what} names must be non-empty str, got {name!r}")
+        return name
+
+    def _pil_header(self, pil: PIL.Image.Image) -> None:
+        self.width, self.height = pil.size
+        self.mode = pil.mode
+        self.channels = len(pil.getbands())
+        self.format = (pil.format or "png").lower()
+
+    # -- engine contract -------------------------------------------------------------------
+    def _encode(self, location) -> dict[str, Any]:
+        if self._file is not None:
+            data = self._file
+            mime = PIL.Image.MIME.get(self.format.upper(), "application/octet-stream")
+        elif self.format == "png":
+            data, mime = _png_bytes(self._pil, location.png_compress_level), "image/png"
+        else:
+            buf = io.BytesIO()
+            self._pil.save(buf, format="TIFF", compression="tiff_deflate")
+            data, mime = buf.getvalue(), "image/tiff"
+        masks = [
+            {
+                "name": name,
+                "blob": location.put_blob(_png_bytes(PIL.Image.fromarray(mask), location.png_compress_level), "image/png"),
+                "class_labels": sorted(labels.items()),
+            }
+            for name, (mask, labels) in self._masks.items()
+        ]
+        # An Image may be logged twice: build new row dicts, never change the validated ones.
+        boxes = [
+            {**box, "scores": None if box["scores"] is None else list(box["scores"].items())}
+            for box_list, _ in self._boxes.values()
+            for box in box_list
+        ]
+        return {
+            "blob": location.put_blob(data, mime),
+            "width": self.width,
+            "height": self.height,
+            "channels": self.channels,
+            "mode": self.mode,
+            "format": self.format,
+            "caption": self.caption,
+            "masks": masks,
+            "boxes": boxes,
+            "box_sets": [{"name": n, "class_labels": sorted(labels.items())} for n, (_, labels) in self._boxes.items()],
+        }
+
+    @classmethod
+    def _from_row(cls, row: Mapping[str, Any], location) -> "Image":
+        self = cls.__new__(cls)
+        self._file = location.get_blob(row["blob"])
+        self._pil = None
+        self.caption = row.get("caption")
+        with PIL.Image.open(io.BytesIO(self._file)) as probe:
+            self._pil_header(probe)
+        self._masks = {}
+        for mask in row.get("masks") or ():
+            with PIL.Image.open(io.BytesIO(location.get_blob(mask["blob"]))) as pil:
+                data = np.asarray(pil)
+            labels = {int(k): v for k, v in labels_from_row(mask["class_labels"]).items()}
+            self._masks[mask["name"]] = (data, labels)
+        self._boxes = {}
+        for box_set in row.get("box_sets") or ():
+            labels = {int(k): v for k, v in labels_from_row(box_set["class_labels"]).items()}
+            self._boxes[box_set["name"]] = ([], labels)
+        for box in row.get("boxes") or ():
+            box = dict(box)
+            box["scores"] = labels_from_row(box["scores"]) if box.get("scores") is not None else None
+            self._boxes.setdefault(box["name"], ([], {}))[0].append(box)
+        return self
+
+    def _summary(self) -> dict[str, Any]:
+        return {"_kind": self.kind, "width": self.width, "height": self.height, "format": self.format}
+
+    # -- the original data back -------------------------------------------------------------
+    def to_pil(self) -> PIL.Image.Image:
+        """The image as a PIL image (a copy)."""
+        if self._pil is not None:
+            return self._pil.copy()
+        pil = PIL.Image.open(io.BytesIO(self._file))
+        pil.load()
+        return pil
+
+    def to_numpy(self) -> np.ndarray:
+        """The pixels as a numpy array: (H, W) for one band, (H, W, C) otherwise."""
+        return np.asarray(self.to_pil())
+
+    @property
+    def file_bytes(self) -> bytes | None:
+        """The stored file's bytes, for images logged from a path or read back from a store."""
+        return self._file
+
+    @property
+    def masks(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"mask_data": uint8 array, "class_labels": {id: label}}}``."""
+        return {n: {"mask_data": m.copy(), "class_labels": dict(l)} for n, (m, l) in self._masks.items()}
+
+    @property
+    def boxes(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"box_data": [...], "class_labels": {...}}}`` in the minX/maxX/minY/maxY form."""
+        out = {}
+        for name, (boxes, labels) in self._boxes.items():
+            data = []
+            for b in boxes:
+                item: dict[str, Any] = {
+                    "position": {"minX": b["min_x"], "maxX": b["max_x"], "minY": b["min_y"], "maxY": b["max_y"]},
+                    "class_id": b["class_id"],
+                }
+                if b["domain"] == "pixel":
+                    item["domain"] = "pixel"
+                if b.get("caption") is not None:
+                    item["box_caption"] = b["caption"]
+                if b.get("scores") is not None:
+                    item["scores"] = dict(b["scores"])
+                data.append(item)
+            out[name] = {"box_data": data, "class_labels": dict(labels)}
+        return out
+
+    def __repr__(self) -> str:
+        extra = f", caption={self.caption!r}" if self.caption else ""
+        return f"ms.Image({self.width}x{self.height} {self.mode} {self.format}{extra})"

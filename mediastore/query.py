@@ -1,0 +1,222 @@
+"""Reading a store: DuckDB views over the Parquet files, pandas frames, and decoding rows back
+into media objects.
+
+Every table of ``schemas/`` is a view with its full schema, also before anything of its kind
+was logged. ``media`` is the union of every view that has a ``blob``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidMediaError, RunNotFoundError
+from .media.base import media_type
+from .schema import PARTITION_DIRS, schema_for, table_names
+from .storage import StoreLocation, validate_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+    import pandas as pd
+
+__all__ = ["Store", "open_store"]
+
+_COMMON = ("project", "run_id", "step", "key", "idx", "logged_at")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Store:
+    """A store opened for reading (`ms.open`). Cheap to make; holds one DuckDB connection.
+
+    Parameters
+    ----------
+    uri : str or os.PathLike
+        The store's local folder or fsspec URI.
+    storage_options : dict, optional
+        Passed to fsspec.
+    """
+
+    def __init__(self, uri: str | os.PathLike, storage_options: Mapping[str, Any] | None = None):
+        import duckdb
+
+        self.location = StoreLocation(uri, storage_options)
+        self.uri = self.location.uri
+        self._con = duckdb.connect()
+        if not self.location.is_local:
+            self._con.register_filesystem(self.location.fs)
+        self._filled: set[str] = set()  # tables whose view reads files (the others are empty views)
+        self._blob_tables = [t for t in table_names() if "blob" in schema_for(t).column_names]
+        for table in table_names():
+            self._define_view(table, has_files=False)
+        self._define_media_view()
+        self._refresh()
+
+    # -- views ------------------------------------------------------------------------------
+    def _has_files(self, table: str) -> bool:
+        pattern = self.location.path(table, "project=*", "run=*", "*.parquet")
+        try:
+            return bool(self.location.fs.glob(pattern, maxdepth=None)[:1])
+        except FileNotFoundError:
+            return False
+
+    def _define_view(self, table: str, has_files: bool) -> None:
+        schema = schema_for(table)
+        columns = schema.duckdb_columns()
+        kind = [f"{_quote(table)} AS kind"] if table in self._blob_tables else []
+        if has_files:
+            glob = self.location.url(self.location.path(table, "*", "*", "*.parquet"))
+            hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
+            select = [
+                f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
+                for name, type_ in columns
+            ]
+            source = (
+                f"FROM read_parquet({_quote(glob)}, hive_partitioning = true, hive_types = {{{hive_types}}}, "
+                "union_by_name = true)"
+            )
+        else:
+            select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
+            source = "WHERE false"
+        body = f"SELECT {', '.join(select + kind)} {source}"
+        if table == "runs":  # one record per state change: the newest wins
+            body = f"SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY project, run_id ORDER BY updated_at DESC) AS rn FROM ({body})) WHERE rn = 1"
+        self._con.execute(f'CREATE OR REPLACE VIEW "{table}" AS {body}')
+
+    def _define_media_view(self) -> None:
+        cols = ", ".join(f'"{c}"' for c in ("kind", *_COMMON, "blob"))
+        union = " UNION ALL ".join(f'SELECT {cols} FROM "{t}"' for t in self._blob_tables)
+        self._con.execute(f"CREATE OR REPLACE VIEW media AS {union}")
+
+    def _refresh(self) -> None:
+        """Point empty views at their files once files exist (a glob view picks up later files itself)."""
+        for table in table_names():
+            if table not in self._filled and self._has_files(table):
+                self._define_view(table, has_files=True)
+                self._filled.add(table)
+
+    # -- public API -------------------------------------------------------------------------
+    def sql(self, query: str, params: Any = None) -> "duckdb.DuckDBPyRelation":
+        """Run DuckDB SQL over the views; returns a relation (``.df()``, ``.fetchall()``, ...).
+
+        Views: runs, scalars, texts, images, histograms, objects3d, molecules, videos, audio,
+        tables, html, media.
+        """
+        self._refresh()
+        if params is not None:
+            return self._con.execute(query, params)
+        return self._con.sql(query)
+
+    def runs(self, project: str | None = None) -> "pd.DataFrame":
+        """One row per run (newest state), ordered by start time."""
+        where = "" if project is None else f"WHERE project = {_quote(validate_name(project, 'project'))}"
+        return self.sql(f"SELECT * FROM runs {where} ORDER BY started_at, run_id").df()
+
+    def _run_dirs(self, table: str, run_id: str, project: str | None) -> list[str]:
+        validate_name(run_id, "run_id")
+        if project is not None:
+            return [self.location.partition_dir(table, validate_name(project, "project"), run_id)]
+        pattern = self.location.path("runs", "project=*", f"run={run_id}")
+        projects = [p.rstrip("/").split("/")[-2].split("=", 1)[1] for p in self.location.fs.glob(pattern)]
+        if not projects:
+            raise RunNotFoundError(f"no run {run_id!r} in the store at {self.uri}; store.runs() lists the runs")
+        if len(projects) > 1:
+            raise RunNotFoundError(f"run {run_id!r} exists in projects {sorted(projects)}; pass project=")
+        return [self.location.partition_dir(table, projects[0], run_id)]
+
+    def history(self, run_id: str, keys: list[str] | None = None, *, project: str | None = None) -> "pd.DataFrame":
+        """The scalars of one run: one row per step, one column per key, NaN where a key was not logged.
+
+        Where a key was logged twice at one step (a lower step logged later), the later value wins.
+        """
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        files = [f for d in self._run_dirs("scalars", run_id, project) for f in self.location.list_files(d)]
+        if not files:
+            return pd.DataFrame({"step": pd.Series([], dtype="int64")})
+        filesystem = None if self.location.is_local else self.location.fs
+        dataset = ds.dataset(files, format="parquet", filesystem=filesystem)
+        flt = None if keys is None else ds.field("key").isin(list(keys))
+        table = dataset.to_table(columns=["step", "key", "value", "logged_at"], filter=flt)
+        steps = table.column("step").to_numpy()
+        logged = table.column("logged_at").cast(pa.int64()).to_numpy()
+        values = table.column("value").to_numpy()
+        encoded = table.column("key").combine_chunks().dictionary_encode()
+        names = encoded.dictionary.to_pylist()
+        codes = encoded.indices.to_numpy()
+        # Files are step-sorted: when the concatenation is too, the step index is one pass.
+        if steps.size and np.all(steps[1:] >= steps[:-1]):
+            boundaries = np.empty(steps.size, dtype=bool)
+            boundaries[0] = True
+            np.not_equal(steps[1:], steps[:-1], out=boundaries[1:])
+            row_of = np.cumsum(boundaries) - 1
+            unique_steps = steps[boundaries]
+        else:
+            unique_steps, row_of = np.unique(steps, return_inverse=True)
+        grid = np.full((unique_steps.size, len(names)), np.nan)
+        if np.all(logged[1:] >= logged[:-1]):
+            grid[row_of, codes] = values  # the last assignment to a cell wins: the later write
+        else:
+            order = np.argsort(logged, kind="stable")
+            grid[row_of[order], codes[order]] = values[order]
+        wanted = names if keys is None else [k for k in keys if k in names]
+        columns = {"step": unique_steps}
+        position = {n: i for i, n in enumerate(names)}
+        for name in sorted(wanted) if keys is None else wanted:
+            columns[name] = grid[:, position[name]]
+        return pd.DataFrame(columns)
+
+    def decode(self, row: Any):
+        """A row of a media view (dict, pandas Series, or a row of ``media``) back to its object."""
+        if hasattr(row, "to_dict"):
+            row = row.to_dict()
+        if not isinstance(row, Mapping):
+            raise InvalidMediaError(f"decode takes a row as a dict or pandas Series, got {type(row).__name__}")
+        kind = row.get("kind")
+        if kind is None:
+            raise InvalidMediaError(
+                "decode needs the row's 'kind' column (every media view has it); select it with the row, e.g. SELECT * FROM images"
+            )
+        cls = media_type(kind)
+        if "blob" in row and not set(schema_for(kind).column_names) <= set(row):
+            row = self._full_row(kind, row)  # a row of `media`, or a partial selection
+        return cls._from_row(row, self.location)
+
+    def _full_row(self, kind: str, row: Mapping) -> dict:
+        where = " AND ".join(f'"{c}" = ?' for c in ("project", "run_id", "step", "key", "idx"))
+        rel = self.sql(f'SELECT * FROM "{kind}" WHERE {where}', [row[c] for c in ("project", "run_id", "step", "key", "idx")])
+        names = [d[0] for d in rel.description]
+        found = rel.fetchall()
+        if not found:
+            raise InvalidMediaError(f"no {kind} row for {dict((c, row[c]) for c in ('project', 'run_id', 'step', 'key', 'idx'))}")
+        return dict(zip(names, found[-1]))
+
+    def table(self, run_id: str, key: str, step: int | None = None):
+        """A logged ms.Table as a DataFrame. Not implemented yet (issue 4)."""
+        raise NotImplementedError("store.table() comes with ms.Table (issue 4); tables cannot be logged yet")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ms.Store {self.uri}>"
+
+
+def open_store(uri: str | os.PathLike | None = None, storage_options: Mapping[str, Any] | None = None) -> Store:
+    """Open a store for querying: ``ms.open("./mediastore-data")``."""
+    from .storage import DEFAULT_STORE
+
+    return Store(uri if uri is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options)

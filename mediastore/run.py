@@ -1,0 +1,404 @@
+"""A run: W&B's step semantics over the writer, the run record, config and summary.
+
+Step rules (W&B's, except one):
+
+- ``run.log(d)``: the rows land at the current step, then the step advances by one.
+- ``run.log(d, step=N)`` with N >= current: the current step becomes N; rows accumulate
+  there until a later call commits (W&B's default ``commit=False`` when a step is given).
+- ``run.log(d, commit=False)``: accumulate into the current step without advancing.
+- **Unlike W&B**, ``step=N`` below the current step is not dropped: the rows are stored at N
+  at once, and the current step does not move.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import secrets
+import string
+import sys
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidLogError, ManyItemsWarning, RunExistsError, RunFinishedError
+from .media.base import Media
+from .settings import Settings
+from .storage import DEFAULT_STORE, StoreLocation, validate_name
+
+__all__ = ["Run", "init"]
+
+_ALPHABET = string.ascii_lowercase + string.digits
+_SCALAR_TYPES = (float, int, bool)
+_live_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()
+_uncaught = threading.Event()
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def new_run_id() -> str:
+    """8 random lowercase letters and digits: short, URL-safe, ~2.8e12 possibilities."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # JSON has no NaN
+    if isinstance(value, np.generic):
+        return _jsonable(value.item(), where)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Media):
+        return value._summary()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise InvalidLogError(f"{where} is a {type(value).__name__}, which cannot be stored as JSON; pass numbers, str, lists or dicts")
+
+
+class Run:
+    """One training run; made by `ms.init`. Use as a context manager or call `finish`."""
+
+    def __init__(
+        self,
+        location: StoreLocation,
+        project: str,
+        run_id: str,
+        name: str | None,
+        config: dict,
+        resume: bool,
+        settings: Settings,
+    ):
+        from .writer import RunWriter
+
+        self.location = location
+        self.project = project
+        self.id = self.run_id = run_id
+        self.settings = settings
+        location.png_compress_level = settings.png_compress_level
+        previous = _read_run_record(location, project, run_id)
+        if previous is not None and not resume:
+            raise RunExistsError(
+                f"run {run_id!r} exists already in project {project!r} (state {previous['state']}); "
+                "pass resume=True to continue it, or choose another run_id"
+            )
+        self.writer = RunWriter(location, project, run_id, settings)
+        self.name = name
+        self.config = dict(config)
+        self.summary: dict[str, Any] = {}
+        self._last: dict[str, Any] = {}  # last value per key: the automatic part of the summary
+        self._step = 0
+        self._pending: dict[str, Any] = {}
+        self._step_counts: dict[str, int] = {}  # media items per kind at the current step
+        self._started_at = _now_us()
+        self._finished = False
+        self.state = "running"
+        if previous is not None:
+            self.name = name if name is not None else previous["name"]
+            if previous["config"]:
+                self.config = {**json.loads(previous["config"]), **self.config}
+            if previous["summary"]:
+                self._last = json.loads(previous["summary"])
+            self._started_at = previous["started_at"]
+            last = max(x for x in (previous["last_step"], self.writer.steps_on_disk(), -1) if x is not None)
+            self._step = last + 1
+        self._config_json = self._to_json(self.config, "config")
+        self._write_record(finished_at=None)
+        _live_runs.add(self)
+
+    # -- logging ----------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        """The current step: where the next ``run.log`` without ``step`` lands."""
+        return self._step
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Log a dict of values at a step.
+
+        Parameters
+        ----------
+        data : dict
+            ``str`` keys; values are numbers or bools (``scalars``), str (``texts``), media
+            objects or lists of them (one row per item, ``idx`` keeps the order), or nested
+            dicts (flattened to ``"outer.inner"`` keys).
+        step : int, optional
+            Where the rows land (>= 0). Default: the current step, which then advances.
+        commit : bool, optional
+            False accumulates into the current step. Default: True without ``step``, False with it.
+
+        Raises
+        ------
+        InvalidLogError
+            ``data`` is not a dict, a key is not a str, or a value cannot be logged.
+            Nothing from the call is stored.
+        RunFinishedError
+            The run was finished.
+        """
+        if self._finished:
+            raise RunFinishedError(f"run {self.run_id!r} is finished; start a new one with ms.init() or resume it with resume=True")
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise InvalidLogError(f"run.log takes a dict of str keys to values, got {type(data).__name__}")
+        self.writer.raise_pending_error()
+        # Fast path: a flat dict of plain numbers, committed at once.
+        for k, v in data.items():
+            if type(k) is not str or type(v) not in _SCALAR_TYPES:
+                break
+        else:
+            if step is None and commit is not False and not self._pending:
+                self.writer.add_values("scalars", self._step, _now_us(), list(data), list(data.values()), 16 * len(data))
+                self._last.update(data)
+                self._step += 1
+                self._step_counts.clear()
+                return
+        values = _classify(data)  # validates everything before anything is stored
+        if step is not None:
+            if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
+                raise InvalidLogError(f"step must be an int >= 0, got {step!r}")
+            step = int(step)
+            if step < self._step:
+                self._emit(step, values, _now_us())
+                return
+            if step > self._step:
+                self._commit()
+                self._step = step
+            do_commit = bool(commit)
+        else:
+            do_commit = commit is None or bool(commit)
+        self._pending.update(values)
+        if do_commit:
+            self._commit()
+
+    def _commit(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self._emit(self._step, pending, _now_us())
+            self._step += 1
+            self._step_counts.clear()
+
+    def _emit(self, step: int, values: dict[str, Any], logged_at: int) -> None:
+        scalar_keys, scalar_values, text_keys, text_values = [], [], [], []
+        media: list[tuple[str, int, Media]] = []
+        for key, value in values.items():
+            if isinstance(value, str):
+                text_keys.append(key)
+                text_values.append(value)
+            elif isinstance(value, list):
+                media.extend((key, i, item) for i, item in enumerate(value))
+            elif isinstance(value, Media):
+                media.append((key, 0, value))
+            else:
+                scalar_keys.append(key)
+                scalar_values.append(value)
+        if step == self._step:
+            self._warn_many(media)
+        if scalar_keys:
+            self.writer.add_values("scalars", step, logged_at, scalar_keys, scalar_values, 16 * len(scalar_keys))
+        if text_keys:
+            nbytes = sum(len(t) for t in text_values) + 16 * len(text_keys)
+            self.writer.add_values("texts", step, logged_at, text_keys, text_values, nbytes)
+        for key, idx, item in media:
+            self.writer.add_media(step, logged_at, key, idx, item)
+        for key, value in values.items():
+            if isinstance(value, list):
+                self._last[key] = [v._summary() for v in value]
+            elif isinstance(value, Media):
+                self._last[key] = value._summary()
+            else:
+                self._last[key] = value
+
+    def _warn_many(self, media: list[tuple[str, int, Media]]) -> None:
+        for _, _, item in media:
+            cls = type(item)
+            count = self._step_counts[cls.kind] = self._step_counts.get(cls.kind, 0) + 1
+            if cls.per_step_limit is not None and count == cls.per_step_limit + 1:
+                warnings.warn(
+                    f"more than {cls.per_step_limit} {cls.kind} at step {self._step} of run {self.run_id!r}: "
+                    f"{cls.per_step_reason}. They are all stored; log fewer per step, or spread them over steps",
+                    ManyItemsWarning,
+                    stacklevel=4,
+                )
+
+    # -- the run record ---------------------------------------------------------------------
+    def _to_json(self, value: Any, where: str) -> str:
+        return json.dumps(_jsonable(value, where), separators=(",", ":"))
+
+    def _write_record(self, finished_at: int | None) -> None:
+        import pyarrow as pa
+
+        from .schema import schema_for
+
+        now = _now_us()
+        last_step = self._step - 1 if self._step > 0 else None
+        record = {
+            "name": self.name,
+            "config": self._config_json,
+            "summary": self._to_json({**self._last, **self.summary}, "summary"),
+            "state": self.state,
+            "started_at": self._started_at,
+            "finished_at": finished_at,
+            "updated_at": now,
+            "last_step": last_step,
+        }
+        schema = schema_for("runs").file_schema
+        table = pa.Table.from_pylist([record], schema=schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+        directory = self.location.partition_dir("runs", self.project, self.run_id)
+        self.location.write_parquet(f"{directory}/{now:016d}-{self.writer._token}.parquet", table)
+
+    def finish(self, *, crashed: bool = False) -> None:
+        """Write everything, then mark the run finished (or crashed). A second call does nothing."""
+        if self._finished:
+            return
+        self._finished = True
+        _live_runs.discard(self)
+        try:
+            self._commit()
+            self.writer.close()
+        except BaseException:
+            self.state = "crashed"
+            self._write_record(finished_at=_now_us())
+            raise
+        self.state = "crashed" if crashed else "finished"
+        self._config_json = self._to_json(self.config, "config")
+        self._write_record(finished_at=_now_us())
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.finish(crashed=exc_type is not None)
+
+    def __repr__(self) -> str:
+        return f"<ms.Run {self.project}/{self.run_id} step={self._step} {self.state}>"
+
+
+def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check every value of a log call; returns ``{key: value}`` with scalars as float/int/bool,
+    strings, media objects and lists of media. Raises before anything is stored."""
+    out = {} if out is None else out
+    for key, value in data.items():
+        if type(key) is not str:
+            raise InvalidLogError(f"run.log keys must be str, got {type(key).__name__} {key!r}; use str(key)")
+        if not key:
+            raise InvalidLogError("run.log got an empty key; name every value")
+        full = prefix + key
+        if isinstance(value, (bool, int, float, str, Media)):
+            out[full] = value
+        elif isinstance(value, (np.bool_, np.integer, np.floating)):
+            out[full] = value.item()
+        elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf":
+            out[full] = value.item()
+        elif type(value).__name__ == "Tensor" and getattr(value, "ndim", None) == 0:
+            out[full] = value.item()
+        elif isinstance(value, Mapping):
+            _classify(value, full + ".", out)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):
+            out[full] = list(value)
+        else:
+            what = f"{type(value).__name__} {value!r}"[:120]
+            raise InvalidLogError(
+                f"run.log value for {full!r} is a {what}; log a number, bool, str, a media object "
+                "(ms.Image, ...) or a non-empty list of media objects — for many numbers use ms.Histogram"
+            )
+    return out
+
+
+def _read_run_record(location: StoreLocation, project: str, run_id: str) -> dict | None:
+    import pyarrow.parquet as pq
+
+    files = location.list_files(location.partition_dir("runs", project, run_id))
+    if not files:
+        return None
+    import pyarrow as pa
+
+    with location.fs.open(files[-1], "rb") as fh:  # names start with the write time: last is newest
+        table = pq.read_table(fh)
+    for field in ("started_at", "finished_at", "updated_at"):  # as microseconds, no time zone guessing
+        table = table.set_column(table.schema.get_field_index(field), field, table.column(field).cast(pa.int64()))
+    return table.to_pylist()[0]
+
+
+def init(
+    project: str = "uncategorized",
+    store: str | os.PathLike | None = None,
+    name: str | None = None,
+    run_id: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    resume: bool = False,
+    settings: Settings | None = None,
+) -> Run:
+    """Start (or with ``resume=True`` continue) a run.
+
+    Parameters
+    ----------
+    project : str
+        Project name; becomes the ``project=<p>`` directory. Default ``"uncategorized"`` (W&B's).
+    store : str or os.PathLike, optional
+        Local folder or fsspec URI (``memory://``, ``s3://``). Default: ``$MEDIASTORE_STORE``,
+        else ``./mediastore-data``.
+    name : str, optional
+        Display name (free text).
+    run_id : str, optional
+        Unique id in the project; a path component. Default: 8 random lowercase letters/digits.
+    config : dict, optional
+        Hyperparameters, stored as JSON.
+    storage_options : dict, optional
+        Passed to fsspec (credentials, ``endpoint_url``, ...).
+    resume : bool
+        Continue the run ``run_id`` (steps continue after the last stored one). Without it an
+        existing ``run_id`` is refused. A missing run is started.
+    settings : ms.Settings, optional
+        Batching and encoding knobs.
+
+    Returns
+    -------
+    Run
+    """
+    validate_name(project, "project")
+    if run_id is None:
+        run_id = new_run_id()
+    validate_name(run_id, "run_id")
+    if name is not None and not isinstance(name, str):
+        raise InvalidLogError(f"name must be a str, got {type(name).__name__} {name!r}")
+    if config is not None and not isinstance(config, Mapping):
+        config = vars(config) if hasattr(config, "__dict__") else config  # argparse.Namespace, like W&B
+        if not isinstance(config, Mapping):
+            raise InvalidLogError(f"config must be a dict, got {type(config).__name__}")
+    location = StoreLocation(store if store is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options)
+    location.ensure_initialized()
+    return Run(location, project, run_id, name, dict(config or {}), resume, settings or Settings())
+
+
+def _finish_live_runs() -> None:
+    for run in list(_live_runs):
+        try:
+            run.finish(crashed=_uncaught.is_set())
+        except Exception:  # at exit there is no one left to tell
+            pass
+
+
+_previous_hook = sys.excepthook
+
+
+def _excepthook(exc_type, exc, tb):
+    _uncaught.set()
+    _previous_hook(exc_type, exc, tb)
+
+
+sys.excepthook = _excepthook
+atexit.register(_finish_live_runs)

@@ -1,0 +1,38 @@
+"""Tuning knobs of a run's writer, with the reasons for their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a run batches and encodes.
+
+    Parameters
+    ----------
+    flush_rows : int
+        Rows of one table buffered before a Parquet file is written. Default 100,000: files of
+        a few MB, so a long run makes few files (small files are the main query cost).
+    flush_bytes : int
+        Approximate buffered bytes of one table before a flush (texts can be large). Default 64 MiB.
+    flush_seconds : float
+        Longest time a buffered row waits before it is written. Default 10 s: bounds what a
+        crash loses without making a file every few steps.
+    encode_workers : int
+        Background threads that encode media and write blobs. Default 2 (the machine's cores).
+    max_inflight : int
+        Media items queued for encoding before ``run.log`` waits (back-pressure): bounds memory.
+        Default 64.
+    png_compress_level : int
+        zlib level for PNG (0-9). Default 6, Pillow's own default.
+    """
+
+    flush_rows: int = 100_000
+    flush_bytes: int = 64 * 1024 * 1024
+    flush_seconds: float = 10.0
+    encode_workers: int = 2
+    max_inflight: int = 64
+    png_compress_level: int = 6

@@ -1,0 +1,170 @@
+"""Where things live: the store root over fsspec, names that become paths, and blobs.
+
+Knows no media type. Layout (DESIGN.md)::
+
+    <root>/_mediastore.json
+    <root>/<table>/project=<p>/run=<r>/<first step>-<last step>-<writer id>.parquet
+    <root>/blobs/<sha256[:2]>/<sha256[2:]><ext>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
+
+__all__ = ["StoreLocation", "validate_name", "DEFAULT_STORE", "FORMAT_VERSION"]
+
+DEFAULT_STORE = "./mediastore-data"
+FORMAT_VERSION = 1
+
+# Names become directory names (project=<p>/run=<r>): no separators, no '=', no '..', no
+# leading dot (hidden files), and short enough for every filesystem and S3 key.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/bmp": ".bmp",
+    "image/tiff": ".tiff",
+    "image/webp": ".webp",
+}
+
+
+def validate_name(value: Any, what: str) -> str:
+    """Check that a project or run name is safe as one path component; return it."""
+    if not isinstance(value, str):
+        raise InvalidNameError(f"{what} must be a str, got {type(value).__name__} {value!r}")
+    if not _NAME.fullmatch(value) or ".." in value:
+        raise InvalidNameError(
+            f"{what} {value!r} is not allowed: use 1 to 128 letters, digits, '_', '-' or '.', "
+            "starting with a letter, digit or '_', without '..' (it becomes a directory name)"
+        )
+    return value
+
+
+def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.AbstractFileSystem, str, str]:
+    uri = os.fspath(uri)
+    protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    if protocol == "s3":
+        from ._deps import require
+
+        require("s3fs", "s3", "A store on s3://")
+    fs, path = fsspec.core.url_to_fs(uri, **dict(storage_options or {}))
+    if protocol == "file":
+        path = os.path.abspath(path)
+    return fs, path.rstrip("/"), protocol
+
+
+class StoreLocation:
+    """The root of a store: an fsspec filesystem plus a path on it.
+
+    Parameters
+    ----------
+    uri : str or os.PathLike
+        A local path or an fsspec URI (``file://``, ``memory://``, ``s3://``).
+    storage_options : mapping, optional
+        Passed to the fsspec filesystem (credentials, ``endpoint_url``, ...).
+    """
+
+    def __init__(self, uri: str | os.PathLike, storage_options: Mapping | None = None):
+        self.uri = os.fspath(uri)
+        self.storage_options = dict(storage_options or {})
+        self.fs, self.root, self.protocol = _split_uri(self.uri, self.storage_options)
+        self.is_local = self.protocol == "file"
+        self._known_blobs: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- paths ---------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+    def url(self, path: str) -> str:
+        """A path as DuckDB and pyarrow name it: plain for local files, with the protocol else."""
+        if self.is_local or "://" in path:
+            return path
+        return f"{self.protocol}://{path.lstrip('/')}" if self.protocol != "memory" else f"memory://{path}"
+
+    def partition_dir(self, table: str, project: str, run_id: str) -> str:
+        return self.path(table, f"project={project}", f"run={run_id}")
+
+    # -- the store marker ----------------------------------------------------------------
+    def ensure_initialized(self) -> None:
+        marker = self.path("_mediastore.json")
+        if self.fs.exists(marker):
+            doc = json.loads(self.fs.cat_file(marker))
+            if int(doc.get("format_version", 0)) > FORMAT_VERSION:
+                raise MediaStoreError(
+                    f"the store at {self.uri} has format version {doc['format_version']}, newer than this "
+                    f"mediastore understands ({FORMAT_VERSION}); upgrade mediastore"
+                )
+            return
+        self.fs.makedirs(self.root, exist_ok=True)
+        self.write_bytes(marker, json.dumps({"format_version": FORMAT_VERSION}).encode())
+
+    # -- atomic writes -------------------------------------------------------------------
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write a whole object so that no reader ever sees part of it."""
+        if self.is_local:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        else:
+            # One PUT: object stores show an object whole or not at all.
+            self.fs.pipe_file(path, data)
+
+    def write_parquet(self, path: str, table: pa.Table) -> None:
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd", write_statistics=True)
+        self.write_bytes(path, sink.getvalue().to_pybytes())
+
+    def list_files(self, directory: str, suffix: str = ".parquet") -> list[str]:
+        try:
+            names = self.fs.ls(directory, detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if n.endswith(suffix))
+
+    # -- blobs ---------------------------------------------------------------------------
+    def put_blob(self, data: bytes, mime: str) -> dict:
+        """Store bytes content-addressed; the same bytes are stored once. Returns a blob struct."""
+        digest = hashlib.sha256(data).hexdigest()
+        rel = f"blobs/{digest[:2]}/{digest[2:]}{_EXTENSIONS.get(mime, '.bin')}"
+        if digest not in self._known_blobs:
+            full = self.path(rel)
+            if not self.fs.exists(full):
+                self.write_bytes(full, data)
+            with self._lock:
+                self._known_blobs.add(digest)
+        return {"uri": rel, "offset": 0, "length": len(data), "sha256": digest, "mime": mime}
+
+    def get_blob(self, blob: Mapping) -> bytes:
+        """The bytes a blob struct points at, checked against its sha256."""
+        full = self.path(blob["uri"])
+        offset, length = int(blob.get("offset") or 0), blob.get("length")
+        try:
+            if offset == 0 and length is None:
+                data = self.fs.cat_file(full)
+            else:
+                data = self.fs.cat_file(full, start=offset, end=offset + int(length))
+        except FileNotFoundError:
+            raise BlobNotFoundError(
+                f"blob {blob['uri']!r} is not in the store at {self.uri}; was the store copied without its blobs/ folder?"
+            ) from None
+        if blob.get("sha256") and hashlib.sha256(data).hexdigest() != blob["sha256"]:
+            raise BlobNotFoundError(f"blob {blob['uri']!r} does not match its sha256: the object is damaged")
+        return data
