@@ -114,8 +114,9 @@ class Store:
 
     def runs(self, project: str | None = None) -> "pd.DataFrame":
         """One row per run (newest state), ordered by start time."""
-        where = "" if project is None else f"WHERE project = {_quote(validate_name(project, 'project'))}"
-        return self.sql(f"SELECT * FROM runs {where} ORDER BY started_at, run_id").df()
+        if project is None:
+            return self.sql("SELECT * FROM runs ORDER BY started_at, run_id").df()
+        return self.sql("SELECT * FROM runs WHERE project = ? ORDER BY started_at, run_id", [project]).df()
 
     def _run_dirs(self, table: str, run_id: str, project: str | None) -> list[str]:
         validate_name(run_id, "run_id")

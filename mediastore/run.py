@@ -103,7 +103,7 @@ class Run:
         self._last: dict[str, Any] = {}  # last value per key: the automatic part of the summary
         self._step = 0
         self._pending: dict[str, Any] = {}
-        self._step_counts: dict[str, int] = {}  # media items per kind at the current step
+        self._step_counts: dict[type, int] = {}  # media items per type at the current step
         self._started_at = _now_us()
         self._finished = False
         self.state = "running"
@@ -162,7 +162,8 @@ class Run:
                 self.writer.add_values("scalars", self._step, _now_us(), list(data), list(data.values()), 16 * len(data))
                 self._last.update(data)
                 self._step += 1
-                self._step_counts.clear()
+                if self._step_counts:
+                    self._step_counts = {}
                 return
         values = _classify(data)  # validates everything before anything is stored
         if step is not None:
@@ -170,14 +171,17 @@ class Run:
                 raise InvalidLogError(f"step must be an int >= 0, got {step!r}")
             step = int(step)
             if step < self._step:
+                self._check_per_step(values, {})
                 self._emit(step, values, _now_us())
                 return
             if step > self._step:
                 self._commit()
                 self._step = step
+                self._step_counts = {}
             do_commit = bool(commit)
         else:
             do_commit = commit is None or bool(commit)
+        self._step_counts = self._check_per_step(values, self._step_counts)
         self._pending.update(values)
         if do_commit:
             self._commit()
@@ -187,7 +191,7 @@ class Run:
             pending, self._pending = self._pending, {}
             self._emit(self._step, pending, _now_us())
             self._step += 1
-            self._step_counts.clear()
+            self._step_counts = {}
 
     def _emit(self, step: int, values: dict[str, Any], logged_at: int) -> None:
         scalar_keys, scalar_values, text_keys, text_values = [], [], [], []
@@ -203,8 +207,6 @@ class Run:
             else:
                 scalar_keys.append(key)
                 scalar_values.append(value)
-        if step == self._step:
-            self._warn_many(media)
         if scalar_keys:
             self.writer.add_values("scalars", step, logged_at, scalar_keys, scalar_values, 16 * len(scalar_keys))
         if text_keys:
@@ -220,17 +222,35 @@ class Run:
             else:
                 self._last[key] = value
 
-    def _warn_many(self, media: list[tuple[str, int, Media]]) -> None:
-        for _, _, item in media:
-            cls = type(item)
-            count = self._step_counts[cls.kind] = self._step_counts.get(cls.kind, 0) + 1
-            if cls.per_step_limit is not None and count == cls.per_step_limit + 1:
-                warnings.warn(
-                    f"more than {cls.per_step_limit} {cls.kind} at step {self._step} of run {self.run_id!r}: "
-                    f"{cls.per_step_reason}. They are all stored; log fewer per step, or spread them over steps",
-                    ManyItemsWarning,
-                    stacklevel=4,
+    def _check_per_step(self, values: dict[str, Any], counts: dict[type, int]) -> dict[type, int]:
+        """Count media per type at the step (this call plus what the step holds already): raise
+        past a type's MAX_PER_STEP before anything is stored, warn past its WARN_PER_STEP."""
+        added: dict[type, int] = {}
+        for value in values.values():
+            for item in value if isinstance(value, list) else (value,):
+                if isinstance(item, Media):
+                    added[type(item)] = added.get(type(item), 0) + 1
+        if not added:
+            return counts
+        new = dict(counts)
+        for cls, n in added.items():
+            before, new[cls] = new.get(cls, 0), new.get(cls, 0) + n
+            if cls.MAX_PER_STEP is not None and new[cls] > cls.MAX_PER_STEP:
+                raise InvalidLogError(
+                    f"{new[cls]} {cls.kind} items at one step of run {self.run_id!r}; the limit is "
+                    f"ms.{cls.__name__}.MAX_PER_STEP = {cls.MAX_PER_STEP} ({cls.per_step_reason}) — log fewer per step, "
+                    f"or raise it: ms.{cls.__name__}.MAX_PER_STEP = {new[cls]}. Nothing from this call was stored"
                 )
+        for cls, n in added.items():
+            limit = cls.WARN_PER_STEP
+            if limit is not None and new[cls] > limit >= new[cls] - n:
+                warnings.warn(
+                    f"more than {limit} {cls.kind} items at one step of run {self.run_id!r}: {cls.per_step_reason}. "
+                    "They are all stored; log fewer per step, or spread them over steps",
+                    ManyItemsWarning,
+                    stacklevel=3,
+                )
+        return new
 
     # -- the run record ---------------------------------------------------------------------
     def _to_json(self, value: Any, where: str) -> str:

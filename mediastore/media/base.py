@@ -48,9 +48,12 @@ class Media:
 
     #: Table and view name of the type's rows.
     kind: ClassVar[str]
-    #: Items of this type in one step above which ``run.log`` warns (None: no limit).
-    per_step_limit: ClassVar[int | None] = None
-    #: Why the limit exists, said in the warning.
+    #: Items of this type in one step above which ``run.log`` warns (None: no warning).
+    WARN_PER_STEP: ClassVar[int | None] = None
+    #: Items of this type in one step above which ``run.log`` refuses the call (None: no limit).
+    #: A class attribute users may change, like ``Table.MAX_ROWS``.
+    MAX_PER_STEP: ClassVar[int | None] = None
+    #: Why the number exists, said in the warning or error.
     per_step_reason: ClassVar[str] = ""
 
     caption: str | None = None

@@ -287,7 +287,7 @@ class Image(Media):
     """
 
     kind = "images"
-    per_step_limit = 50
+    WARN_PER_STEP = 50
     per_step_reason = "the reference page recommends fewer than 50 images per step so that logging and viewing stay fast"
 
     def __init__(
