@@ -22,7 +22,7 @@ from .errors import (
     RunNotFoundError,
     SchemaMismatchError,
 )
-from .media import Image, Media
+from .media import Audio, Histogram, Html, Image, Media, Molecule, Object3D, Table, Video
 from .query import Store
 from .query import open_store as open
 from .run import Run, init
@@ -38,6 +38,13 @@ __all__ = [
     "Settings",
     "Media",
     "Image",
+    "Histogram",
+    "Object3D",
+    "Molecule",
+    "Video",
+    "Audio",
+    "Html",
+    "Table",
     "MediaStoreError",
     "InvalidMediaError",
     "InvalidMediaTypeError",

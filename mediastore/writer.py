@@ -82,13 +82,17 @@ class RunWriter:
     def add_media(self, step: int, logged_at_us: int, key: str, idx: int, item) -> None:
         """One media row; its encoding starts now on a worker. Waits while too many are queued."""
         self.raise_pending_error()
-        self._slots.acquire()
-        try:
-            future = self._encoders.submit(item._encode, self.location)
-        except BaseException:
-            self._slots.release()
-            raise
-        future.add_done_callback(lambda _: self._slots.release())
+        if item.ENCODE_INLINE:
+            future = Future()
+            future.set_result(item._encode(self.location))
+        else:
+            self._slots.acquire()
+            try:
+                future = self._encoders.submit(item._encode, self.location)
+            except BaseException:
+                self._slots.release()
+                raise
+            future.add_done_callback(lambda _: self._slots.release())
         table = item.kind
         with self._lock:
             buf = self._buffers.get(table)

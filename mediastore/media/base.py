@@ -56,6 +56,10 @@ class Media:
     #: Why the number exists, said in the warning or error.
     per_step_reason: ClassVar[str] = ""
 
+    #: True when ``_encode`` is cheap (no blob, no encoder): the writer then calls it on the
+    #: caller's thread instead of paying a worker hand-off per item.
+    ENCODE_INLINE: ClassVar[bool] = False
+
     caption: str | None = None
 
     def _encode(self, location) -> dict[str, Any]:  # pragma: no cover - abstract
