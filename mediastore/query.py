@@ -102,15 +102,15 @@ class Store:
 
     # -- public API -------------------------------------------------------------------------
     def sql(self, query: str, params: Any = None) -> "duckdb.DuckDBPyRelation":
-        """Run DuckDB SQL over the views; returns a relation (``.df()``, ``.fetchall()``, ...).
+        """Run DuckDB SQL over the views; returns a relation (``.df()``, ``.fetchall()``,
+        ``.to_arrow_table()``, ...). ``params`` fills ``?`` or ``$name`` placeholders: pass user
+        values that way, never by formatting them into the SQL text.
 
         Views: runs, scalars, texts, images, histograms, objects3d, molecules, videos, audio,
         tables, html, media.
         """
         self._refresh()
-        if params is not None:
-            return self._con.execute(query, params)
-        return self._con.sql(query)
+        return self._con.sql(query, params=params)
 
     def runs(self, project: str | None = None) -> "pd.DataFrame":
         """One row per run (newest state), ordered by start time."""

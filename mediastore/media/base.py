@@ -112,6 +112,11 @@ def as_array(value: Any) -> np.ndarray | None:
     return None
 
 
+def list_from_row(value: Any) -> list:
+    """A LIST column value as a list: None is empty; pandas frames from DuckDB give numpy arrays."""
+    return [] if value is None else list(value)
+
+
 def labels_from_row(value: Any) -> dict:
     """A MAP as it comes back from DuckDB (dict), pandas, or Arrow (list of pairs)."""
     if value is None:

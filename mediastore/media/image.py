@@ -22,7 +22,7 @@ import numpy as np
 import PIL.Image
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
-from .base import Media, as_array, check_caption, is_number, is_pathlike, labels_from_row, read_path, register
+from .base import Media, as_array, check_caption, is_number, is_pathlike, labels_from_row, list_from_row, read_path, register
 
 __all__ = ["Image"]
 
@@ -37,10 +37,10 @@ def _to_storable_array(array: np.ndarray, mode: str | None) -> np.ndarray:
     """Apply the documented dtype rule; returns uint8 (or bool, or uint16 for I;16)."""
     kind = array.dtype.kind
     if kind == "b":
-        return array
+        return array.copy()
     if kind in "iu":
         if array.dtype == np.uint8:
-            return array
+            return array.copy()  # PIL may share the buffer; the caller may reuse it before encoding
         lo, hi = (int(array.min()), int(array.max())) if array.size else (0, 0)
         top = 65535 if mode == "I;16" else 255
         if lo < 0 or hi > top:
@@ -92,6 +92,8 @@ def _pil_from_array(data: np.ndarray, mode: str | None) -> PIL.Image.Image:
     elif data.ndim == 2 and mode in ("P", "I;16"):
         # Keep the values: as palette indices, or as 16-bit samples.
         pil = PIL.Image.frombytes(mode, (data.shape[1], data.shape[0]), data.tobytes())
+        if mode == "P":  # a full grayscale palette, so PNG keeps every index as it is
+            pil.putpalette([v for i in range(256) for v in (i, i, i)])
     else:
         pil = PIL.Image.fromarray(data)
     if mode is not None and pil.mode != mode:
@@ -125,7 +127,7 @@ def _check_mask(name: str, spec: Any, size: tuple[int, int]) -> tuple[np.ndarray
         except PIL.UnidentifiedImageError:
             raise InvalidMediaError(f"mask {name!r} file {str(spec['path'])!r} is not an image Pillow can read") from None
     else:
-        data = as_array(spec["mask_data"])
+        data = None if isinstance(spec["mask_data"], str) else as_array(spec["mask_data"])
         if data is None:
             raise InvalidMediaTypeError(
                 f"mask {name!r} mask_data must be a 2-D array of class ids, got {type(spec['mask_data']).__name__}"
@@ -387,16 +389,16 @@ class Image(Media):
         with PIL.Image.open(io.BytesIO(self._file)) as probe:
             self._pil_header(probe)
         self._masks = {}
-        for mask in row.get("masks") or ():
+        for mask in list_from_row(row.get("masks")):
             with PIL.Image.open(io.BytesIO(location.get_blob(mask["blob"]))) as pil:
                 data = np.asarray(pil)
             labels = {int(k): v for k, v in labels_from_row(mask["class_labels"]).items()}
             self._masks[mask["name"]] = (data, labels)
         self._boxes = {}
-        for box_set in row.get("box_sets") or ():
+        for box_set in list_from_row(row.get("box_sets")):
             labels = {int(k): v for k, v in labels_from_row(box_set["class_labels"]).items()}
             self._boxes[box_set["name"]] = ([], labels)
-        for box in row.get("boxes") or ():
+        for box in list_from_row(row.get("boxes")):
             box = dict(box)
             box["scores"] = labels_from_row(box["scores"]) if box.get("scores") is not None else None
             self._boxes.setdefault(box["name"], ([], {}))[0].append(box)

@@ -1,0 +1,103 @@
+"""``mediastore demo``: a realistic synthetic training run, so a new user sees the whole loop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .media.image import Image
+from .run import init
+
+CLASSES = {1: "car", 2: "road", 3: "building"}
+
+
+def synthetic_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """A street-like picture: sky gradient, a road, a building and a car, with its class mask
+    and ground-truth boxes in pixels."""
+    y, x = np.mgrid[0:size, 0:size]
+    image = np.stack([60 + x, 90 + y, 200 - y], axis=-1).astype(np.float64)
+    mask = np.zeros((size, size), np.uint8)
+    road = y > size * 0.65
+    mask[road] = 2
+    bx, bw = rng.integers(2, size // 2), rng.integers(10, 20)
+    building = (x >= bx) & (x < bx + bw) & (y > size * 0.2) & ~road
+    mask[building] = 3
+    cx, cw = rng.integers(4, size - 24), rng.integers(12, 20)
+    car = (x >= cx) & (x < cx + cw) & (y > size * 0.55) & (y < size * 0.75)
+    mask[car] = 1
+    colours = {1: (200, 30, 30), 2: (70, 70, 70), 3: (150, 120, 90)}
+    for class_id, colour in colours.items():
+        image[mask == class_id] = colour
+    image += rng.normal(0, 4, image.shape)
+    boxes = []
+    for class_id in (1, 3):
+        ys, xs = np.nonzero(mask == class_id)
+        if xs.size:
+            boxes.append({"minX": int(xs.min()), "maxX": int(xs.max()) + 1, "minY": int(ys.min()), "maxY": int(ys.max()) + 1, "class_id": class_id})
+    return np.clip(image, 0, 255).astype(np.uint8), mask, boxes
+
+
+def predicted(truth: list[dict], quality: float, rng: np.random.Generator) -> list[dict]:
+    """Noisy predictions whose scores and placement improve as ``quality`` goes from 0 to 1."""
+    out = []
+    for box in truth:
+        jitter = (1 - quality) * 6
+        pos = {k: float(v + rng.normal(0, jitter)) for k, v in box.items() if k != "class_id"}
+        pos["minX"], pos["maxX"] = sorted((pos["minX"], pos["maxX"]))
+        pos["minY"], pos["maxY"] = sorted((pos["minY"], pos["maxY"]))
+        score = float(np.clip(quality + rng.normal(0, 0.15), 0, 1))
+        out.append({"position": pos, "class_id": box["class_id"], "domain": "pixel", "scores": {"score": score},
+                    "box_caption": f"{CLASSES[box['class_id']]} {score:.2f}"})
+    return out
+
+
+def run_demo(store: str, runs: int = 2, steps: int = 300, every: int = 50, seed: int = 0) -> list[str]:
+    """Log ``runs`` runs of ``steps`` training steps with scalars, and a batch of validation
+    images with masks and boxes every ``every`` steps. Returns the run ids."""
+    ids = []
+    for r in range(runs):
+        rng = np.random.default_rng(seed + r)
+        lr = [1e-3, 3e-4][r % 2]
+        with init(project="demo", store=store, name=f"segnet-lr{lr:g}", config={"lr": lr, "batch_size": 32, "arch": "segnet"}) as run:
+            for step in range(steps):
+                progress = step / steps
+                loss = 2.0 * np.exp(-3 * progress * (1 + r * 0.3)) + rng.normal(0, 0.03)
+                run.log({"train/loss": float(loss), "train/acc": float(min(1, 0.4 + 0.55 * progress + rng.normal(0, 0.01))), "lr": lr})
+                if step % every == every - 1:
+                    quality = min(1.0, progress * (1 + r * 0.3))
+                    images = []
+                    for i in range(4):
+                        pixels, mask, truth = synthetic_scene(rng)
+                        noisy_mask = np.where(rng.random(mask.shape) < (1 - quality) * 0.3, 0, mask).astype(np.uint8)
+                        images.append(Image(
+                            pixels,
+                            caption=f"val {i}",
+                            masks={"ground_truth": {"mask_data": mask, "class_labels": CLASSES},
+                                   "predictions": {"mask_data": noisy_mask, "class_labels": CLASSES}},
+                            boxes={"ground_truth": {"box_data": [{"position": {k: v for k, v in b.items() if k != "class_id"},
+                                                                  "class_id": b["class_id"], "domain": "pixel"} for b in truth],
+                                                    "class_labels": CLASSES},
+                                   "predictions": {"box_data": predicted(truth, quality, rng), "class_labels": CLASSES}},
+                        ))
+                    run.log({"val/examples": images, "val/loss": float(loss * 1.1)}, step=run.step - 1)
+            run.summary["best_val_loss"] = float(loss * 1.1)
+            ids.append(run.run_id)
+    return ids
+
+
+EXAMPLE_QUERIES = [
+    (
+        "Final loss and accuracy of each run",
+        """SELECT r.name, s.run_id, max(s.step) AS last_step,
+       arg_max(s.value, s.step) FILTER (WHERE s.key = 'train/loss') AS final_loss,
+       arg_max(s.value, s.step) FILTER (WHERE s.key = 'train/acc') AS final_acc
+FROM scalars s JOIN runs r USING (project, run_id)
+GROUP BY ALL ORDER BY final_loss""",
+    ),
+    (
+        "Validation images where a predicted 'car' box scored below 0.5, across runs",
+        """SELECT run_id, step, key, idx, b.label, round(b.scores['score'], 3) AS score, blob.uri
+FROM images, unnest(boxes) AS t(b)
+WHERE b.name = 'predictions' AND b.label = 'car' AND b.scores['score'] < 0.5
+ORDER BY score LIMIT 10""",
+    ),
+]
