@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InvalidMediaError, RunNotFoundError
-from .media.base import media_type
+from .media.base import media_type, registered_kinds
 from .schema import PARTITION_DIRS, schema_for, table_names
 from .storage import StoreLocation, validate_name
 
@@ -52,6 +52,7 @@ class Store:
             self._con.register_filesystem(self.location.fs)
         self._filled: set[str] = set()  # tables whose view reads files (the others are empty views)
         self._blob_tables = [t for t in table_names() if "blob" in schema_for(t).column_names]
+        self._media_tables = set(registered_kinds())  # views that get a constant `kind` column
         for table in table_names():
             self._define_view(table, has_files=False)
         self._define_media_view()
@@ -68,7 +69,8 @@ class Store:
     def _define_view(self, table: str, has_files: bool) -> None:
         schema = schema_for(table)
         columns = schema.duckdb_columns()
-        kind = [f"{_quote(table)} AS kind"] if table in self._blob_tables else []
+        has_kind = table in self._media_tables and "kind" not in schema.column_names
+        kind = [f"{_quote(table)} AS kind"] if has_kind else []
         if has_files:
             glob = self.location.url(self.location.path(table, "*", "*", "*.parquet"))
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())

@@ -1,0 +1,155 @@
+"""The layout on disk: partitions, step-range files, batching, atomic visibility, blobs, schema metadata."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import mediastore as ms
+from mediastore.storage import StoreLocation
+
+
+def parquet_files(uri, table):
+    loc = StoreLocation(uri)
+    return sorted(loc.fs.glob(loc.path(table, "**", "*.parquet")))
+
+
+def test_layout_and_file_names(store_uri, rgb):
+    with ms.init(project="proj", store=store_uri, run_id="r1") as run:
+        for step in range(5):
+            run.log({"loss": 1.0 / (step + 1), "img": ms.Image(rgb)})
+    loc = StoreLocation(store_uri)
+    assert json.loads(loc.fs.cat_file(loc.path("_mediastore.json"))) == {"format_version": 1}
+    for table in ("scalars", "images"):
+        (path,) = parquet_files(store_uri, table)
+        assert f"/{table}/project=proj/run=r1/" in path
+        assert re.search(r"/000000000000-000000000004-[0-9a-f]{8}-\d{6}\.parquet$", path)
+    (blob,) = loc.fs.glob(loc.path("blobs", "*", "*"))
+    assert re.search(r"/blobs/[0-9a-f]{2}/[0-9a-f]{62}\.png$", blob)
+
+
+def test_files_carry_schema_version_and_are_step_sorted(store_uri):
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=10**6)) as run:
+        for step in (5, 6, 7):
+            run.log({"a": 1.0}, step=step, commit=True)
+        run.log({"a": 2.0}, step=1)  # a lower step: stored, and the file stays sorted
+    loc = StoreLocation(store_uri)
+    (path,) = parquet_files(store_uri, "scalars")
+    with loc.fs.open(path, "rb") as fh:
+        table = pq.read_table(fh)
+    meta = table.schema.metadata
+    assert meta[b"mediastore.table"] == b"scalars" and meta[b"mediastore.schema_version"] == b"1"
+    assert table.column("step").to_pylist() == [1, 5, 6, 7]
+    assert "/000000000001-000000000007-" in path
+
+
+def test_batches_by_rows(store_uri):
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=100)) as run:
+        for _ in range(250):
+            run.log({"a": 1.0, "b": 2.0})  # 2 rows per step: a file every 50 steps
+    files = parquet_files(store_uri, "scalars")
+    assert len(files) == 5
+    total = ms.open(store_uri).sql("SELECT count(*), count(DISTINCT step) FROM scalars").fetchall()
+    assert total == [(500, 250)]
+
+
+def test_batches_by_bytes(store_uri):
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_bytes=10_000)) as run:
+        for _ in range(10):
+            run.log({"t": "x" * 4000})
+    assert len(parquet_files(store_uri, "texts")) >= 3
+    assert ms.open(store_uri).sql("SELECT count(*) FROM texts").fetchall() == [(10,)]
+
+
+def test_batches_by_seconds_and_readers_see_rows_while_running(store_uri):
+    run = ms.init(project="p", store=store_uri, settings=ms.Settings(flush_seconds=0.2))
+    run.log({"a": 1.0})
+    deadline = time.monotonic() + 10
+    store = ms.open(store_uri)
+    while store.sql("SELECT count(*) FROM scalars").fetchall() != [(1,)]:
+        assert time.monotonic() < deadline, "the time-based flush never wrote the row"
+        time.sleep(0.05)
+    assert store.runs()["state"].tolist() == ["running"]
+    run.finish()
+
+
+def test_no_half_written_file_is_ever_visible(local_store):
+    """Local writes go to a temporary name and are renamed: a reader's glob never matches a partial file."""
+    with ms.init(project="p", store=local_store, settings=ms.Settings(flush_rows=50)) as run:
+        store = ms.open(local_store)
+        for step in range(2000):
+            run.log({"a": float(step)})
+            if step % 100 == 0:
+                (count,) = store.sql("SELECT count(*) FROM scalars").fetchall()[0]
+                assert count % 50 == 0  # whole files only
+    loc = StoreLocation(local_store)
+    assert not loc.fs.glob(loc.path("**", "*.tmp-*"))
+
+
+def test_blobs_are_written_before_rows(store_uri, rgb):
+    """Every blob a visible row points at exists, also mid-run."""
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=3)) as run:
+        store = ms.open(store_uri)
+        for step in range(12):
+            run.log({"img": ms.Image(np.clip(rgb.astype(int) + step, 0, 255).astype(np.uint8))})
+            for (blob,) in store.sql("SELECT blob FROM images").fetchall():
+                assert store.location.fs.exists(store.location.path(blob["uri"]))
+
+
+def test_blob_bytes_are_checked(store_uri, rgb):
+    with ms.init(project="p", store=store_uri) as run:
+        run.log({"img": ms.Image(rgb)})
+    store = ms.open(store_uri)
+    row = store.sql("SELECT * FROM images").df().iloc[0]
+    store.location.fs.pipe_file(store.location.path(row["blob"]["uri"]), b"damaged")
+    with pytest.raises(ms.BlobNotFoundError, match=r"does not match its sha256"):
+        store.decode(row)
+    store.location.fs.rm(store.location.path(row["blob"]["uri"]))
+    with pytest.raises(ms.BlobNotFoundError, match=r"is not in the store"):
+        store.decode(row)
+
+
+def test_background_queue_is_bounded(store_uri, rgb):
+    """With max_inflight=2 the caller waits for the encoders instead of queueing everything."""
+    from mediastore.media.image import Image
+
+    started = []
+
+    class SlowImage(Image):
+        def _encode(self, location):
+            started.append(time.monotonic())
+            time.sleep(0.05)
+            return super()._encode(location)
+
+    settings = ms.Settings(max_inflight=2, encode_workers=1)
+    with ms.init(project="p", store=store_uri, settings=settings) as run:
+        t0 = time.monotonic()
+        for _ in range(6):
+            run.log({"img": SlowImage(rgb)})
+        elapsed = time.monotonic() - t0
+    assert elapsed >= 0.15  # at least 4 of the 6 encodes had to finish before the last log returned
+    assert ms.open(store_uri).sql("SELECT count(*) FROM images").fetchall() == [(6,)]
+
+
+def test_store_format_newer_than_library_is_refused(local_store):
+    loc = StoreLocation(local_store)
+    loc.fs.makedirs(loc.root, exist_ok=True)
+    loc.fs.pipe_file(loc.path("_mediastore.json"), b'{"format_version": 99}')
+    with pytest.raises(ms.MediaStoreError, match=r"format version 99, newer than this mediastore understands"):
+        ms.init(store=local_store)
+
+
+def test_default_store_and_env(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with ms.init(project="p") as run:
+        run.log({"a": 1})
+    assert (tmp_path / "mediastore-data" / "_mediastore.json").exists()
+    monkeypatch.setenv("MEDIASTORE_STORE", str(tmp_path / "elsewhere"))
+    with ms.init(project="p") as run:
+        run.log({"a": 1})
+    assert len(ms.open().runs()) == 1
