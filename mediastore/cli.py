@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     runs.add_argument("--project", default=None)
     runs.set_defaults(func=_cmd_runs)
     args = parser.parse_args(argv)
+    import duckdb
+
     from .errors import MediaStoreError
 
     try:
@@ -84,11 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except MediaStoreError as exc:
         print(f"mediastore: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        if type(exc).__module__.startswith("duckdb"):
-            print(f"mediastore: SQL error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except duckdb.Error as exc:
+        print(f"mediastore: SQL error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,123 @@
+"""Reading: ms.open, sql (pandas and Arrow agree), runs, history, decode from any media row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mediastore as ms
+
+
+@pytest.fixture
+def two_runs(store_uri, rgb):
+    for run_no in range(2):
+        with ms.init(project="p", store=store_uri, run_id=f"run{run_no}", name=f"n{run_no}") as run:
+            for step in range(20):
+                run.log({"loss": 1.0 / (step + 1 + run_no), "acc": step / 20})
+                if step % 10 == 0:
+                    run.log({"img": [ms.Image(rgb), ms.Image(255 - rgb)]}, commit=False)
+                    run.log({"val_acc": 0.5 + step / 100}, step=run.step)  # sparse key
+    return store_uri
+
+
+def test_sql_pandas_and_arrow_agree(two_runs):
+    store = ms.open(two_runs)
+    query = "SELECT run_id, step, key, value FROM scalars ORDER BY ALL"
+    frame = store.sql(query).df()
+    arrow = store.sql(query).to_arrow_table().to_pandas()
+    pd.testing.assert_frame_equal(frame, arrow, check_dtype=False)
+    assert len(frame) == 2 * (20 * 2 + 2)
+
+
+def test_runs_lists_each_run_once_with_newest_state(two_runs):
+    runs = ms.open(two_runs).runs()
+    assert runs[["run_id", "name", "state"]].values.tolist() == [["run0", "n0", "finished"], ["run1", "n1", "finished"]]
+    assert ms.open(two_runs).runs(project="other").empty
+
+
+def test_history_is_one_row_per_step(two_runs):
+    store = ms.open(two_runs)
+    history = store.history("run1")
+    assert list(history.columns) == ["step", "acc", "loss", "val_acc"]
+    assert history["step"].tolist() == list(range(20))
+    expected = store.sql("SELECT step, value FROM scalars WHERE run_id = 'run1' AND key = 'loss' ORDER BY step").fetchall()
+    got = history.dropna(subset=["loss"])[["step", "loss"]].itertuples(index=False)
+    assert [tuple(r) for r in got] == expected
+    assert history["val_acc"].notna().sum() == 2
+    only = store.history("run1", keys=["val_acc", "missing"])
+    assert list(only.columns) == ["step", "val_acc"]
+    assert only["step"].tolist() == [1, 11]
+
+
+def test_history_later_write_wins_for_a_repeated_step(store_uri):
+    with ms.init(project="p", store=store_uri, run_id="r", settings=ms.Settings(flush_rows=2)) as run:
+        for step in range(4):
+            run.log({"a": float(step)})
+        run.log({"a": 100.0}, step=1)  # a lower step, logged later, in a later file
+    history = ms.open(store_uri).history("r")
+    assert history["a"].tolist() == [0.0, 100.0, 2.0, 3.0]
+
+
+def test_history_errors(two_runs):
+    store = ms.open(two_runs)
+    with pytest.raises(ms.RunNotFoundError, match=r"no run 'nope' in the store"):
+        store.history("nope")
+    with pytest.raises(ms.InvalidNameError, match=r"run_id '../x' is not allowed"):
+        store.history("../x")
+
+
+def test_history_ambiguous_run_id_needs_project(store_uri):
+    for project in ("a", "b"):
+        with ms.init(project=project, store=store_uri, run_id="same") as run:
+            run.log({"x": 1.0 if project == "a" else 2.0})
+    store = ms.open(store_uri)
+    with pytest.raises(ms.RunNotFoundError, match=r"exists in projects \['a', 'b'\]; pass project="):
+        store.history("same")
+    assert store.history("same", project="b")["x"].tolist() == [2.0]
+
+
+def test_decode_from_images_row_media_row_and_dict(two_runs, rgb):
+    store = ms.open(two_runs)
+    image_row = store.sql("SELECT * FROM images WHERE run_id = 'run1' AND idx = 1 ORDER BY step LIMIT 1").df().iloc[0]
+    np.testing.assert_array_equal(store.decode(image_row).to_numpy(), 255 - rgb)
+    media_row = store.sql("SELECT * FROM media WHERE run_id = 'run1' AND idx = 1 ORDER BY step LIMIT 1").df().iloc[0]
+    assert media_row["kind"] == "images"
+    np.testing.assert_array_equal(store.decode(media_row).to_numpy(), 255 - rgb)
+    rel = store.sql("SELECT * FROM images ORDER BY run_id, step, idx LIMIT 1")
+    as_dict = dict(zip(rel.columns, rel.fetchall()[0]))
+    np.testing.assert_array_equal(store.decode(as_dict).to_numpy(), rgb)
+
+
+def test_decode_errors(two_runs):
+    store = ms.open(two_runs)
+    with pytest.raises(ms.InvalidMediaError, match=r"decode needs the row's 'kind' column"):
+        store.decode({"blob": {}})
+    with pytest.raises(ms.InvalidMediaError, match=r"decode takes a row as a dict or pandas Series, got int"):
+        store.decode(3)
+
+
+def test_a_store_opened_before_logging_sees_new_rows(store_uri):
+    store = ms.open(store_uri)
+    assert store.sql("SELECT count(*) FROM scalars").fetchall() == [(0,)]
+    with ms.init(project="p", store=store_uri) as run:
+        run.log({"a": 1})
+    assert store.sql("SELECT count(*) FROM scalars").fetchall() == [(1,)]
+    with ms.init(project="p", store=store_uri) as run:
+        run.log({"a": 1})
+    assert store.sql("SELECT count(*) FROM scalars").fetchall() == [(2,)]
+
+
+def test_other_readers_see_plain_hive_parquet(local_store):
+    """Nothing needs mediastore to read the files: pyarrow's dataset API with hive partitioning."""
+    import pyarrow.dataset as ds
+
+    with ms.init(project="p", store=local_store, run_id="r") as run:
+        run.log({"a": 1.0})
+    table = ds.dataset(f"{local_store}/scalars", format="parquet", partitioning="hive").to_table()
+    assert table.select(["project", "run", "step", "key", "value"]).to_pylist() == [{"project": "p", "run": "r", "step": 0, "key": "a", "value": 1.0}]
+
+
+def test_table_is_not_implemented_yet(two_runs):
+    with pytest.raises(NotImplementedError, match=r"issue 4"):
+        ms.open(two_runs).table("run0", "t")
