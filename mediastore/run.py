@@ -36,7 +36,7 @@ from .storage import DEFAULT_STORE, StoreLocation, validate_name
 __all__ = ["Run", "init"]
 
 _ALPHABET = string.ascii_lowercase + string.digits
-_SCALAR_TYPES = (float, int, bool)
+_SCALAR_TYPES = frozenset({float, int, bool})
 _live_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()
 _uncaught = threading.Event()
 
@@ -103,6 +103,7 @@ class Run:
         self._last: dict[str, Any] = {}  # last value per key: the automatic part of the summary
         self._step = 0
         self._pending: dict[str, Any] = {}
+        self._fast_keys: tuple = ()  # the last key tuple the fast path validated
         self._step_counts: dict[type, int] = {}  # media items per type at the current step
         self._started_at = _now_us()
         self._finished = False
@@ -148,23 +149,29 @@ class Run:
         RunFinishedError
             The run was finished.
         """
+        # Fast path: a plain dict of plain numbers, committed at once; one tuple append.
+        if step is None and commit is None and type(data) is dict and not self._pending and not self._finished:
+            keys = tuple(data)
+            values = tuple(data.values())
+            for v in values:
+                if type(v) not in _SCALAR_TYPES:
+                    break
+            else:
+                if keys == self._fast_keys or (keys and all(type(k) is str and k for k in keys)):
+                    self._fast_keys = keys
+                    if self.writer._error is not None:
+                        self.writer.raise_pending_error()
+                    self.writer.add_values("scalars", self._step, time.time_ns() // 1000, keys, values, 16 * len(keys))
+                    self._last.update(data)
+                    self._step += 1
+                    if self._step_counts:
+                        self._step_counts = {}
+                    return
         if self._finished:
             raise RunFinishedError(f"run {self.run_id!r} is finished; start a new one with ms.init() or resume it with resume=True")
         if type(data) is not dict and not isinstance(data, Mapping):
             raise InvalidLogError(f"run.log takes a dict of str keys to values, got {type(data).__name__}")
         self.writer.raise_pending_error()
-        # Fast path: a flat dict of plain numbers, committed at once.
-        for k, v in data.items():
-            if type(k) is not str or type(v) not in _SCALAR_TYPES:
-                break
-        else:
-            if step is None and commit is not False and not self._pending:
-                self.writer.add_values("scalars", self._step, _now_us(), list(data), list(data.values()), 16 * len(data))
-                self._last.update(data)
-                self._step += 1
-                if self._step_counts:
-                    self._step_counts = {}
-                return
         values = _classify(data)  # validates everything before anything is stored
         if step is not None:
             if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
@@ -208,10 +215,10 @@ class Run:
                 scalar_keys.append(key)
                 scalar_values.append(value)
         if scalar_keys:
-            self.writer.add_values("scalars", step, logged_at, scalar_keys, scalar_values, 16 * len(scalar_keys))
+            self.writer.add_values("scalars", step, logged_at, tuple(scalar_keys), tuple(scalar_values), 16 * len(scalar_keys))
         if text_keys:
             nbytes = sum(len(t) for t in text_values) + 16 * len(text_keys)
-            self.writer.add_values("texts", step, logged_at, text_keys, text_values, nbytes)
+            self.writer.add_values("texts", step, logged_at, tuple(text_keys), tuple(text_values), nbytes)
         for key, idx, item in media:
             self.writer.add_media(step, logged_at, key, idx, item)
         for key, value in values.items():

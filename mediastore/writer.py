@@ -7,6 +7,7 @@ Blobs are written by the encode workers before the rows that point at them are f
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -23,21 +24,45 @@ __all__ = ["RunWriter"]
 
 
 class _Buffer:
-    """Rows of one table waiting to be written. Scalars and texts are kept as columns (the hot
-    path appends to lists); media rows are dicts whose encoded part is a Future."""
+    """Rows of one table waiting to be written. Scalars and texts keep one tuple per log call
+    ``(step, logged_at_us, keys, values)``, expanded into columns on the I/O thread, so the
+    hot path is a single append; media rows hold a Future of their encoded part."""
 
-    __slots__ = ("call_steps", "call_times", "call_counts", "keys", "values", "media", "rows", "nbytes", "since")
+    __slots__ = ("calls", "media", "rows", "nbytes", "since")
 
     def __init__(self) -> None:
-        self.call_steps: list[int] = []
-        self.call_times: list[int] = []
-        self.call_counts: list[int] = []
-        self.keys: list[str] = []
-        self.values: list = []
+        self.calls: list[tuple[int, int, tuple, tuple]] = []
         self.media: list[tuple[int, str, int, int, Future]] = []
         self.rows = 0
         self.nbytes = 0
         self.since = time.monotonic()
+
+
+def _value_columns(table: str, calls: list[tuple[int, int, tuple, tuple]], total: int) -> list[pa.Array]:
+    """Columns step, key, value|text, logged_at from per-call tuples.
+
+    Keys are dictionary-encoded per distinct key tuple (training loops repeat the same keys
+    every step), so no per-row Python string handling is needed."""
+    n = len(calls)
+    counts = np.fromiter((len(c[2]) for c in calls), dtype=np.int64, count=n)
+    steps = np.repeat(np.fromiter((c[0] for c in calls), dtype=np.int64, count=n), counts)
+    times = np.repeat(np.fromiter((c[1] for c in calls), dtype=np.int64, count=n), counts)
+    dictionary: dict[str, int] = {}
+    patterns: dict[tuple, np.ndarray] = {}
+    codes_per_call = []
+    for _, _, keys, _ in calls:
+        codes = patterns.get(keys)
+        if codes is None:
+            codes = patterns[keys] = np.array([dictionary.setdefault(k, len(dictionary)) for k in keys], dtype=np.int32)
+        codes_per_call.append(codes)
+    codes = np.concatenate(codes_per_call) if codes_per_call else np.empty(0, np.int32)
+    key = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(dictionary), pa.string())).cast(pa.string())
+    flat = itertools.chain.from_iterable(c[3] for c in calls)
+    if table == "scalars":
+        value = pa.array(np.fromiter(flat, dtype=np.float64, count=total))
+    else:
+        value = pa.array(list(flat), type=pa.string())
+    return [pa.array(steps), key, value, pa.array(times).cast(pa.timestamp("us"))]
 
 
 class RunWriter:
@@ -62,17 +87,13 @@ class RunWriter:
         self._timer.start()
 
     # -- adding rows (caller's thread) ------------------------------------------------------
-    def add_values(self, table: str, step: int, logged_at_us: int, keys: list[str], values: list, nbytes: int) -> None:
-        """Rows of ``scalars`` or ``texts``: one per key, all at ``step``."""
+    def add_values(self, table: str, step: int, logged_at_us: int, keys: tuple, values: tuple, nbytes: int) -> None:
+        """Rows of ``scalars`` or ``texts``: one per key, all at ``step``. The tuples are kept as given."""
         with self._lock:
             buf = self._buffers.get(table)
             if buf is None:
                 buf = self._buffers[table] = _Buffer()
-            buf.call_steps.append(step)
-            buf.call_times.append(logged_at_us)
-            buf.call_counts.append(len(keys))
-            buf.keys.extend(keys)
-            buf.values.extend(values)
+            buf.calls.append((step, logged_at_us, keys, values))
             buf.rows += len(keys)
             buf.nbytes += nbytes
             full = buf.rows >= self.settings.flush_rows or buf.nbytes >= self.settings.flush_bytes
@@ -145,20 +166,7 @@ class RunWriter:
     def _to_arrow(self, table: str, buf: _Buffer) -> pa.Table:
         schema = schema_for(table).file_schema
         if not buf.media:
-            counts = np.asarray(buf.call_counts, dtype=np.int64)
-            values = buf.values
-            value = (
-                pa.array(np.asarray(values, dtype=np.float64))
-                if table == "scalars"
-                else pa.array(values, type=pa.string())
-            )
-            columns = {
-                "step": pa.array(np.repeat(np.asarray(buf.call_steps, dtype=np.int64), counts)),
-                "key": pa.array(buf.keys, type=pa.string()),
-                "value" if table == "scalars" else "text": value,
-                "logged_at": pa.array(np.repeat(np.asarray(buf.call_times, dtype=np.int64), counts)).cast(pa.timestamp("us")),
-            }
-            return pa.table([columns[f.name] for f in schema], schema=schema)
+            return pa.table(_value_columns(table, buf.calls, buf.rows), schema=schema)
         rows = []
         for step, key, idx, logged_at, future in buf.media:
             row = future.result()
