@@ -1,17 +1,297 @@
-"""``ms.Histogram``: not implemented yet (issue 3); its view ``histograms`` exists, empty."""
+"""``ms.Histogram``: a distribution of numbers as bin edges and counts, one row per item.
+
+Rules (documented in the README):
+
+- A sequence (list, tuple, numpy array, torch tensor, anything ``np.asarray`` takes) is
+  flattened and binned with ``np.histogram(values, bins=num_bins)``: ``num_bins`` equal bins
+  over [min, max]. The binning runs in the constructor, so bad input fails at the call.
+- NaN and infinite values are refused with an error that counts them: ``np.histogram`` cannot
+  place them, and dropping them silently would hide the diverging run the histogram is
+  usually there to show.
+- ``np_histogram=(counts, edges)`` (what ``np.histogram`` returns) is stored as given.
+  Integer counts go to the ``counts`` column; float heights (``density=True`` or float
+  ``weights=``) go to ``heights``, so nothing is rounded, and ``counts`` is NULL.
+- That tuple may also come first, as on the reference page (``ms.Histogram(np_hist)``): a
+  **tuple** of two 1-D sequences whose second is one longer than the first is read as
+  ``(counts, edges)``. As values to bin it could not be used anyway: it is ragged.
+- At most 512 bins (the reference page's limit).
+
+There is no blob: the row holds everything, so ``_encode`` runs inline on the caller's thread.
+"""
 
 from __future__ import annotations
 
-from .base import Media, register
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["Histogram"]
+import numpy as np
+
+from ..errors import InvalidMediaError, InvalidMediaTypeError
+from .base import Media, as_array, register
+
+__all__ = ["Histogram", "MAX_BINS", "DEFAULT_BINS"]
+
+#: Most bins one histogram may have: the reference page's limit.
+MAX_BINS = 512
+#: Bins used for a sequence when ``num_bins`` is not given: the reference page's default.
+DEFAULT_BINS = 64
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _check_num_bins(num_bins: Any) -> int:
+    if isinstance(num_bins, (bool, np.bool_)) or not isinstance(num_bins, (int, np.integer)):
+        raise InvalidMediaTypeError(f"Histogram num_bins is {num_bins!r}; it must be an int from 1 to {MAX_BINS}")
+    if not 1 <= num_bins <= MAX_BINS:
+        raise InvalidMediaError(
+            f"Histogram num_bins is {num_bins}; it must be from 1 to {MAX_BINS} (at most {MAX_BINS} bins) — "
+            f"pass a smaller num_bins"
+        )
+    return int(num_bins)
+
+
+def _numbers(value: Any, what: str) -> np.ndarray:
+    """``value`` as an array of ints or floats, or a typed error naming ``what``."""
+    try:
+        array = as_array(value)
+    except ValueError:
+        raise InvalidMediaError(
+            f"{what} is ragged (its rows have different lengths); pass a flat list or an array of numbers — "
+            "for np.histogram output pass the tuple (counts, edges)"
+        ) from None
+    if array is None:
+        raise InvalidMediaTypeError(f"{what} must be a list, array or tensor of numbers, got {type(value).__name__}")
+    if array.dtype.kind not in "iuf":
+        raise InvalidMediaTypeError(
+            f"{what} has dtype {array.dtype}; expected integers or floats — convert with .astype(float)"
+        )
+    return array
+
+
+def _count_not_finite(array: np.ndarray) -> int:
+    return int(array.size - np.count_nonzero(np.isfinite(array)))
+
+
+def _is_np_histogram(value: Any) -> bool:
+    """True for a tuple ``(counts, edges)`` of 1-D sequences with ``len(edges) == len(counts) + 1``."""
+    if not isinstance(value, tuple) or len(value) != 2:
+        return False
+    lengths = []
+    for part in value:
+        if isinstance(part, (str, bytes)) or not hasattr(part, "__len__"):
+            return False
+        shape = getattr(part, "shape", None)
+        if shape is not None and len(shape) != 1:
+            return False
+        lengths.append(len(part))
+    return lengths[1] == lengths[0] + 1
+
+
+def _bin(sequence: Any, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    values = _numbers(sequence, "Histogram sequence")
+    if values.ndim == 0:
+        raise InvalidMediaTypeError(
+            f"Histogram got a single number {values.item()!r}; pass a list, array or tensor of numbers to bin"
+        )
+    if values.size == 0:
+        raise InvalidMediaError(
+            f"Histogram sequence is empty (shape {values.shape}); there is nothing to bin — "
+            "skip this log call, or pass np_histogram=(counts, edges)"
+        )
+    values = values.ravel()
+    try:
+        return np.histogram(values, bins=num_bins)
+    except ValueError as exc:  # numpy's words; ours name the count and the fix
+        if values.dtype.kind == "f" and _count_not_finite(values):
+            raise InvalidMediaError(
+                f"Histogram sequence has {_count_not_finite(values)} NaN or infinite value(s) out of {values.size}; "
+                "they cannot be binned — drop them first (values[np.isfinite(values)]) or replace them (np.nan_to_num)"
+            ) from None
+        raise InvalidMediaError(
+            f"Histogram cannot split the range of its values [{values.min()!r}, {values.max()!r}] into {num_bins} "
+            f"equal bins ({exc}) — pass a smaller num_bins, or bin it yourself and pass np_histogram=(counts, edges)"
+        ) from None
+
+
+def _check_np_histogram(np_histogram: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(np_histogram, (tuple, list)) or len(np_histogram) != 2:
+        raise InvalidMediaTypeError(
+            f"Histogram np_histogram must be a pair (counts, edges) as np.histogram returns it, "
+            f"got {type(np_histogram).__name__}"
+        )
+    counts = _numbers(np_histogram[0], "Histogram np_histogram counts")
+    edges = _numbers(np_histogram[1], "Histogram np_histogram edges")
+    if counts.ndim != 1 or edges.ndim != 1:
+        raise InvalidMediaError(
+            f"Histogram np_histogram has counts of shape {counts.shape} and edges of shape {edges.shape}; "
+            "both must be 1-D, as np.histogram returns them"
+        )
+    if len(edges) != len(counts) + 1:
+        raise InvalidMediaError(
+            f"Histogram np_histogram has {len(counts)} counts and {len(edges)} edges; there must be one edge more "
+            "than counts (len(edges) == len(counts) + 1) — pass np.histogram's (counts, edges) in that order"
+        )
+    if not 1 <= len(counts) <= MAX_BINS:
+        raise InvalidMediaError(
+            f"Histogram np_histogram has {len(counts)} bins; it must have from 1 to {MAX_BINS} (at most {MAX_BINS} bins) — "
+            "bin it again with fewer bins"
+        )
+    if edges.dtype.kind == "f" and _count_not_finite(edges):
+        raise InvalidMediaError(
+            f"Histogram np_histogram edges have {_count_not_finite(edges)} NaN or infinite value(s); edges must be finite"
+        )
+    if np.any(edges[1:] < edges[:-1]):
+        raise InvalidMediaError(
+            f"Histogram np_histogram edges {edges.tolist()[:8]}{'...' if len(edges) > 8 else ''} decrease; "
+            "edges must increase monotonically, as np.histogram returns them"
+        )
+    if counts.dtype.kind == "f":
+        if _count_not_finite(counts):
+            raise InvalidMediaError(
+                f"Histogram np_histogram counts have {_count_not_finite(counts)} NaN or infinite value(s); "
+                "they must be finite"
+            )
+        counts = np.array(counts, dtype=np.float64)  # a private copy: the caller may reuse its buffer
+    else:
+        counts = np.array(counts, dtype=np.int64)
+    return counts, np.array(edges, dtype=np.float64)
+
+
+def _is_null(value: Any) -> bool:
+    """A NULL LIST cell, whichever way it arrives: None, NaN or pd.NA (a list always has a length)."""
+    return value is None or not hasattr(value, "__len__")
 
 
 @register
 class Histogram(Media):
-    """Not implemented yet (issue 3): constructing one raises NotImplementedError."""
+    """A histogram to log: numbers binned here, or the output of ``np.histogram``.
+
+    Logged under one key at many steps, the rows of the ``histograms`` view make a heat map of
+    the distribution over training (x: step, y: bin, colour: count); logged to ``run.summary``
+    it is kept as JSON with its edges and counts.
+
+    Parameters
+    ----------
+    sequence : list, tuple, numpy.ndarray or torch.Tensor, optional
+        Numbers of any shape; flattened and binned with ``np.histogram``. NaN and infinite
+        values are refused (an error says how many) rather than dropped. A tuple
+        ``(counts, edges)`` with ``len(edges) == len(counts) + 1`` is read as ``np_histogram``.
+    np_histogram : tuple of (array-like, array-like), optional
+        ``(counts, edges)`` as ``np.histogram`` returns them, stored as given: integer counts
+        in the ``counts`` column, float heights (``density=True``) in ``heights``. At most
+        512 bins; edges finite and increasing.
+    num_bins : int, keyword-only
+        Equal-width bins over [min, max] of ``sequence``. Default 64, the reference page's
+        default, so histograms compare with ones logged there. At most 512. With ``np_histogram`` the tuple has its own bins: ``num_bins`` may be
+        left at its default or equal their number; anything else is an error.
+
+    Raises
+    ------
+    InvalidMediaError
+        Empty sequence, NaN or infinite values, a range too narrow for ``num_bins`` bins,
+        more than 512 bins, edges that are not one longer than counts or that decrease.
+    InvalidMediaTypeError
+        Not numbers, a single number, ``num_bins`` not an int, both or neither input given.
+
+    Examples
+    --------
+    >>> run.log({"gradients": ms.Histogram(grads)})
+    >>> run.log({"gradients": ms.Histogram(np.histogram(grads, density=True, range=(0.0, 1.0)))})
+    >>> run.summary["final_weights"] = ms.Histogram(weights, num_bins=128)
+    """
 
     kind = "histograms"
+    ENCODE_INLINE = True
 
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("ms.Histogram is not implemented yet (issue 3); its SQL view histograms exists but stays empty")
+    def __init__(self, sequence: Any = None, np_histogram: Any = None, *, num_bins: int = DEFAULT_BINS):
+        num_bins = _check_num_bins(num_bins)
+        if np_histogram is None and _is_np_histogram(sequence):
+            sequence, np_histogram = None, sequence
+        if (sequence is None) == (np_histogram is None):
+            raise InvalidMediaTypeError(
+                "Histogram needs exactly one of sequence (numbers to bin) or np_histogram=(counts, edges); "
+                f"got {'both' if sequence is not None else 'neither'}"
+            )
+        if sequence is not None:
+            counts, edges = _bin(sequence, num_bins)
+        else:
+            counts, edges = _check_np_histogram(np_histogram)
+            if num_bins not in (DEFAULT_BINS, len(counts)):
+                raise InvalidMediaError(
+                    f"Histogram got num_bins={num_bins} with an np_histogram of {len(counts)} bins; the tuple is stored "
+                    "as given — leave num_bins out, or bin the data again with np.histogram(values, bins=num_bins)"
+                )
+        self._counts = _frozen(counts)
+        self._bins = _frozen(edges)
+        self._lists: tuple[list, list] | None = None
+
+    # -- engine contract -------------------------------------------------------------------
+    def _as_lists(self) -> tuple[list[float], list]:
+        """Edges and heights as Python lists, made once: the row and the summary share them
+        (neither is changed after), and every logged item needs both."""
+        if self._lists is None:
+            self._lists = (self._bins.tolist(), self._counts.tolist())
+        return self._lists
+
+    def _encode(self, location) -> dict[str, Any]:
+        bins, values = self._as_lists()
+        heights = self._counts.dtype.kind == "f"
+        return {
+            "bins": bins,
+            "counts": None if heights else values,
+            "heights": values if heights else None,
+            "num_bins": len(values),
+        }
+
+    @classmethod
+    def _from_row(cls, row: Mapping[str, Any], location) -> "Histogram":
+        if "bins" not in row or ("counts" not in row and "heights" not in row):
+            raise InvalidMediaError(
+                f"decode needs a histograms row with bins and counts/heights, got columns {sorted(row)}; "
+                "select them all: SELECT * FROM histograms"
+            )
+        self = cls.__new__(cls)
+        self._bins = _frozen(np.asarray(row["bins"], dtype=np.float64))
+        counts = row.get("counts")
+        if _is_null(counts):
+            self._counts = _frozen(np.asarray(row["heights"], dtype=np.float64))
+        else:
+            self._counts = _frozen(np.asarray(counts, dtype=np.int64))
+        self._lists = None
+        return self
+
+    def _summary(self) -> dict[str, Any]:
+        bins, values = self._as_lists()
+        return {
+            "_kind": self.kind,
+            "num_bins": len(values),
+            "bins": bins,
+            "heights" if self._counts.dtype.kind == "f" else "counts": values,
+        }
+
+    # -- the data back ---------------------------------------------------------------------
+    @property
+    def bins(self) -> np.ndarray:
+        """Bin edges, float64, ``num_bins + 1`` of them (read-only)."""
+        return self._bins
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Bar heights, ``num_bins`` of them (read-only): int64 counts, or float64 when the
+        ``np_histogram`` given had float heights (``density=True``)."""
+        return self._counts
+
+    @property
+    def num_bins(self) -> int:
+        return len(self._counts)
+
+    @property
+    def histogram(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(counts, edges)``, in ``np.histogram``'s order."""
+        return self._counts, self._bins
+
+    def __repr__(self) -> str:
+        return f"ms.Histogram({self.num_bins} bins over [{self._bins[0]:g}, {self._bins[-1]:g}])"
