@@ -28,7 +28,13 @@ _COMMON = ("project", "run_id", "step", "key", "idx", "logged_at")
 
 
 def _quote(text: str) -> str:
+    """A SQL string literal; used only for names the store itself made (paths, validated names)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(text: str) -> str:
+    """The inside of a double-quoted SQL identifier."""
+    return text.replace('"', '""')
 
 
 class Store:
@@ -51,6 +57,8 @@ class Store:
         if not self.location.is_local:
             self._con.register_filesystem(self.location.fs)
         self._filled: set[str] = set()  # tables whose view reads files (the others are empty views)
+        self._table_files: list[str] | None = None  # the tables files the per-key views were made from
+        self._con.execute('CREATE SCHEMA IF NOT EXISTS "tables"')
         self._blob_tables = [t for t in table_names() if "blob" in schema_for(t).column_names]
         self._media_tables = set(registered_kinds())  # views that get a constant `kind` column
         for table in table_names():
@@ -96,11 +104,42 @@ class Store:
         self._con.execute(f"CREATE OR REPLACE VIEW media AS {union}")
 
     def _refresh(self) -> None:
-        """Point empty views at their files once files exist (a glob view picks up later files itself)."""
+        """Point empty views at their files once files exist (a glob view picks up later files
+        itself), and keep one view per logged table key in the schema ``tables``."""
         for table in table_names():
             if table not in self._filled and self._has_files(table):
                 self._define_view(table, has_files=True)
                 self._filled.add(table)
+        if "tables" in self._filled:
+            files = self.location.fs.glob(self.location.path("tables", "project=*", "run=*", "*.parquet"))
+            if files != self._table_files:
+                self._define_table_views()
+                self._table_files = files
+
+    def _define_table_views(self) -> None:
+        """``tables."<key>"``: the rows of every table logged under the key, across runs and steps,
+        with ``project, run_id, step, row`` first. A table column with one of those names is
+        renamed with a trailing underscore (``step_``)."""
+        logged = self._con.sql(
+            'SELECT key, project, run_id, step, blob.uri, columns FROM main."tables" ORDER BY key, project, run_id, step, idx'
+        ).fetchall()
+        by_key: dict[str, list] = {}
+        for key, project, run_id, step, uri, columns in logged:
+            by_key.setdefault(key, []).append((project, run_id, step, self.location.url(self.location.path(uri)), columns))
+        reserved = ("project", "run_id", "step", "row")
+        for key, items in by_key.items():
+            paths = sorted({path for *_, path, _ in items})
+            columns: list[str] = []
+            for *_, cols in items:
+                columns.extend(c for c in cols if c not in columns)
+            select = ", ".join(f'r."{_ident(c)}" AS "{_ident(c + "_" if c in reserved else c)}"' for c in columns)
+            values = ", ".join(f"({_quote(p)}, {_quote(r)}, {int(s)}, {_quote(path)})" for p, r, s, path, _ in items)
+            self._con.execute(
+                f'CREATE OR REPLACE VIEW "tables"."{_ident(key)}" AS '
+                f'SELECT t.project, t.run_id, t.step, r.file_row_number AS "row"{", " + select if select else ""} '
+                f"FROM read_parquet([{', '.join(_quote(p) for p in paths)}], filename = true, file_row_number = true, union_by_name = true) AS r "
+                f"JOIN (VALUES {values}) AS t(project, run_id, step, path) ON r.filename = t.path"
+            )
 
     # -- public API -------------------------------------------------------------------------
     def sql(self, query: str, params: Any = None) -> "duckdb.DuckDBPyRelation":
@@ -188,7 +227,15 @@ class Store:
                 "decode needs the row's 'kind' column (every media view has it); select it with the row, e.g. SELECT * FROM images"
             )
         cls = media_type(kind)
-        if "blob" in row and not set(schema_for(kind).column_names) <= set(row):
+        own = [c for c in schema_for(kind).column_names if c not in _COMMON]
+        missing = [c for c in own if c not in row]
+        if missing:
+            identity = ("project", "run_id", "step", "key", "idx")
+            if not set(identity) <= set(row):
+                raise InvalidMediaError(
+                    f"decode needs a {kind} row with its columns {missing}, or {list(identity)} to look them up; "
+                    f"select the whole row: SELECT * FROM {kind}"
+                )
             row = self._full_row(kind, row)  # a row of `media`, or a partial selection
         return cls._from_row(row, self.location)
 
@@ -201,9 +248,32 @@ class Store:
             raise InvalidMediaError(f"no {kind} row for {dict((c, row[c]) for c in ('project', 'run_id', 'step', 'key', 'idx'))}")
         return dict(zip(names, found[-1]))
 
-    def table(self, run_id: str, key: str, step: int | None = None):
-        """A logged ms.Table as a DataFrame. Not implemented yet (issue 4)."""
-        raise NotImplementedError("store.table() comes with ms.Table (issue 4); tables cannot be logged yet")
+    def table(self, run_id: str, key: str, step: int | None = None, *, project: str | None = None) -> "pd.DataFrame":
+        """A logged ``ms.Table`` as a DataFrame: the one at ``step``, or the latest if None.
+
+        Media cells are dicts (the media view's columns plus ``kind``): pass one to `decode`.
+        """
+        import io
+
+        import pyarrow.parquet as pq
+
+        from .media.table import _to_frame
+
+        conditions, params = ["run_id = ?", "key = ?"], [run_id, key]
+        if project is not None:
+            conditions.append("project = ?")
+            params.append(project)
+        if step is not None:
+            conditions.append("step = ?")
+            params.append(int(step))
+        found = self.sql(
+            f'SELECT blob FROM main."tables" WHERE {" AND ".join(conditions)} ORDER BY step DESC, idx LIMIT 1', params
+        ).fetchall()
+        if not found:
+            at = "" if step is None else f" at step {step}"
+            raise RunNotFoundError(f"no table {key!r} in run {run_id!r}{at}; SELECT run_id, key, step FROM tables lists them")
+        arrow = pq.read_table(io.BytesIO(self.location.get_blob(found[0][0])))
+        return _to_frame(arrow, self.location, decode=False)
 
     def close(self) -> None:
         self._con.close()

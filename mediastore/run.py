@@ -221,13 +221,8 @@ class Run:
             self.writer.add_values("texts", step, logged_at, tuple(text_keys), tuple(text_values), nbytes)
         for key, idx, item in media:
             self.writer.add_media(step, logged_at, key, idx, item)
-        for key, value in values.items():
-            if isinstance(value, list):
-                self._last[key] = [v._summary() for v in value]
-            elif isinstance(value, Media):
-                self._last[key] = value._summary()
-            else:
-                self._last[key] = value
+        # Media are kept as objects; _jsonable calls _summary() only when a record is written.
+        self._last.update(values)
 
     def _check_per_step(self, values: dict[str, Any], counts: dict[type, int]) -> dict[type, int]:
         """Count media per type at the step (this call plus what the step holds already): raise
@@ -322,8 +317,10 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
         if not key:
             raise InvalidLogError("run.log got an empty key; name every value")
         full = prefix + key
-        if isinstance(value, (bool, int, float, str, Media)):
+        if isinstance(value, (bool, int, float, str)):
             out[full] = value
+        elif isinstance(value, Media):
+            out[full] = value._prepare()
         elif isinstance(value, (np.bool_, np.integer, np.floating)):
             out[full] = value.item()
         elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf":
@@ -333,7 +330,7 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
         elif isinstance(value, Mapping):
             _classify(value, full + ".", out)
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):
-            out[full] = list(value)
+            out[full] = [v._prepare() for v in value]
         else:
             what = f"{type(value).__name__} {value!r}"[:120]
             raise InvalidLogError(

@@ -40,6 +40,8 @@ _EXTENSIONS = {
     "image/bmp": ".bmp",
     "image/tiff": ".tiff",
     "image/webp": ".webp",
+    "text/html": ".html",
+    "application/vnd.apache.parquet": ".parquet",
 }
 
 

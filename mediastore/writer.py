@@ -32,7 +32,7 @@ class _Buffer:
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, int, tuple, tuple]] = []
-        self.media: list[tuple[int, str, int, int, Future]] = []
+        self.media: list[tuple[int, str, int, int, Future | dict]] = []
         self.rows = 0
         self.nbytes = 0
         self.since = time.monotonic()
@@ -104,8 +104,7 @@ class RunWriter:
         """One media row; its encoding starts now on a worker. Waits while too many are queued."""
         self.raise_pending_error()
         if item.ENCODE_INLINE:
-            future = Future()
-            future.set_result(item._encode(self.location))
+            future = item._encode(self.location)  # the row itself: no hand-off, no Future
         else:
             self._slots.acquire()
             try:
@@ -169,7 +168,7 @@ class RunWriter:
             return pa.table(_value_columns(table, buf.calls, buf.rows), schema=schema)
         rows = []
         for step, key, idx, logged_at, future in buf.media:
-            row = future.result()
+            row = future.result() if isinstance(future, Future) else future
             row.update(step=step, key=key, idx=idx, logged_at=logged_at)
             rows.append(row)
         rows_table = pa.Table.from_pylist(rows, schema=schema.remove_metadata())
