@@ -116,8 +116,3 @@ def test_other_readers_see_plain_hive_parquet(local_store):
         run.log({"a": 1.0})
     table = ds.dataset(f"{local_store}/scalars", format="parquet", partitioning="hive").to_table()
     assert table.select(["project", "run", "step", "key", "value"]).to_pylist() == [{"project": "p", "run": "r", "step": 0, "key": "a", "value": 1.0}]
-
-
-def test_table_is_not_implemented_yet(two_runs):
-    with pytest.raises(NotImplementedError, match=r"issue 4"):
-        ms.open(two_runs).table("run0", "t")

@@ -62,6 +62,12 @@ class Media:
 
     caption: str | None = None
 
+    def _prepare(self) -> "Media":
+        """Called by ``run.log`` on the caller's thread, before anything is stored: the object to
+        encode later. Immutable types return themselves; a mutable one (``ms.Table``) checks
+        itself again and returns a snapshot."""
+        return self
+
     def _encode(self, location) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
