@@ -142,7 +142,10 @@ class Table(Media):
             return "float"
         if kind == "M":
             return "timestamp"
-        current = None
+        inferred = _arrow_inferred_type(series)
+        if inferred is not _UNKNOWN:
+            return inferred
+        current = None  # mixed or media cells: per cell, to find media or name the bad cell
         for row, value in enumerate(series.tolist()):
             current = self._fit(current, value, row, column)
         return current
@@ -309,6 +312,35 @@ class _LoggedTable(Media):
 
     def _summary(self) -> dict[str, Any]:
         return {"_kind": self.kind, "num_rows": self.num_rows, "columns": self.columns}
+
+
+_UNKNOWN = object()
+
+
+def _arrow_inferred_type(series) -> Any:
+    """The column type of an object or string Series by Arrow's own inference (no per-cell
+    Python loop), or _UNKNOWN when Arrow cannot type it (media cells, mixed types)."""
+    import pyarrow as pa
+
+    try:
+        arrow_type = pa.array(series, from_pandas=True).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        return _UNKNOWN
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "str"
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type):
+        return "int"
+    if pa.types.is_floating(arrow_type):
+        return "float"
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return "timestamp"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return "list"
+    if pa.types.is_null(arrow_type):
+        return None
+    return _UNKNOWN
 
 
 def _arrow_column(values: Any, type_: Any, from_frame: bool):
