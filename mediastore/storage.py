@@ -42,6 +42,21 @@ _EXTENSIONS = {
     "image/webp": ".webp",
     "text/html": ".html",
     "application/vnd.apache.parquet": ".parquet",
+    "application/x-npy": ".npy",
+    "application/x-pts+json": ".pts.json",
+    "model/obj": ".obj",
+    "model/gltf+json": ".gltf",
+    "model/gltf-binary": ".glb",
+    "model/vnd.babylon+json": ".babylon",
+    "model/stl": ".stl",
+    "chemical/x-pdb": ".pdb",
+    "chemical/x-pqr": ".pqr",
+    "chemical/x-mmcif": ".mmcif",
+    "chemical/x-cif": ".cif",
+    "chemical/x-mdl-sdfile": ".sdf",
+    "chemical/x-gro": ".gro",
+    "chemical/x-mol2": ".mol2",
+    "chemical/x-mmtf": ".mmtf",
 }
 
 

@@ -118,9 +118,20 @@ def as_array(value: Any) -> np.ndarray | None:
     return None
 
 
+def is_null(value: Any) -> bool:
+    """NULL as DuckDB, pandas or Arrow give it back: None, NaN (pandas 3 for a NULL string when
+    the column has values), or pd.NA."""
+    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType"
+
+
+def text_from_row(value: Any) -> str | None:
+    """A VARCHAR column value: the str, or None for any form of NULL."""
+    return None if is_null(value) else value
+
+
 def list_from_row(value: Any) -> list:
-    """A LIST column value as a list: None is empty; pandas frames from DuckDB give numpy arrays."""
-    return [] if value is None else list(value)
+    """A LIST column value as a list: NULL is empty; pandas frames from DuckDB give numpy arrays."""
+    return [] if is_null(value) else list(value)
 
 
 def labels_from_row(value: Any) -> dict:

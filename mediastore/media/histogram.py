@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
-from .base import Media, as_array, register
+from .base import Media, as_array, is_null, register
 
 __all__ = ["Histogram", "MAX_BINS", "DEFAULT_BINS"]
 
@@ -160,11 +160,6 @@ def _check_np_histogram(np_histogram: Any) -> tuple[np.ndarray, np.ndarray]:
     return counts, np.array(edges, dtype=np.float64)
 
 
-def _is_null(value: Any) -> bool:
-    """A NULL LIST cell, whichever way it arrives: None, NaN or pd.NA (a list always has a length)."""
-    return value is None or not hasattr(value, "__len__")
-
-
 @register
 class Histogram(Media):
     """A histogram to log: numbers binned here, or the output of ``np.histogram``.
@@ -256,7 +251,7 @@ class Histogram(Media):
         self = cls.__new__(cls)
         self._bins = _frozen(np.asarray(row["bins"], dtype=np.float64))
         counts = row.get("counts")
-        if _is_null(counts):
+        if is_null(counts):
             self._counts = _frozen(np.asarray(row["heights"], dtype=np.float64))
         else:
             self._counts = _frozen(np.asarray(counts, dtype=np.int64))

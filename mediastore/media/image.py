@@ -22,7 +22,19 @@ import numpy as np
 import PIL.Image
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
-from .base import Media, as_array, check_caption, is_number, is_pathlike, labels_from_row, list_from_row, read_path, register
+from .base import (
+    Media,
+    as_array,
+    check_caption,
+    is_null,
+    is_number,
+    is_pathlike,
+    labels_from_row,
+    list_from_row,
+    read_path,
+    register,
+    text_from_row,
+)
 
 __all__ = ["Image"]
 
@@ -385,7 +397,7 @@ class Image(Media):
         self = cls.__new__(cls)
         self._file = location.get_blob(row["blob"])
         self._pil = None
-        self.caption = row.get("caption")
+        self.caption = text_from_row(row.get("caption"))
         with PIL.Image.open(io.BytesIO(self._file)) as probe:
             self._pil_header(probe)
         self._masks = {}
@@ -400,7 +412,8 @@ class Image(Media):
             self._boxes[box_set["name"]] = ([], labels)
         for box in list_from_row(row.get("boxes")):
             box = dict(box)
-            box["scores"] = labels_from_row(box["scores"]) if box.get("scores") is not None else None
+            box["scores"] = None if is_null(box.get("scores")) else labels_from_row(box["scores"])
+            box["caption"] = text_from_row(box.get("caption"))
             self._boxes.setdefault(box["name"], ([], {}))[0].append(box)
         return self
 

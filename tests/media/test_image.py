@@ -377,3 +377,9 @@ def test_more_than_50_images_in_a_step_warns_and_stores_all(store_uri):
         assert "more than 50 images items at one step" in str(caught[0].message)
         assert "recommends fewer than 50 images per step" in str(caught[0].message)
     assert ms.open(store_uri).sql("SELECT step, count(*) FROM images GROUP BY step ORDER BY step").fetchall() == [(0, 50), (1, 51)]
+
+
+def test_null_caption_decodes_as_none_beside_a_captioned_image(store_uri, rgb):
+    # pandas gives NaN for a NULL string when other rows of the column have a value.
+    rows, images = log_and_decode(store_uri, ms.Image(rgb, caption="has one"), ms.Image(rgb))
+    assert [img.caption for img in images] == ["has one", None]
