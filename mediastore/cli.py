@@ -60,6 +60,19 @@ def _cmd_runs(args) -> int:
     return 0
 
 
+def _cmd_compact(args) -> int:
+    from .compact import compact_store
+    from .storage import StoreLocation
+
+    report = compact_store(
+        StoreLocation(args.store), project=args.project, run_id=args.run, grace_seconds=args.grace_seconds,
+        include_running=args.include_running,
+    )
+    merged = ", ".join(f"{table}: {n} files" for table, n in sorted(report.merged.items())) or "nothing to merge"
+    print(f"compacted ({merged}); deleted {report.deleted} replaced files")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mediastore", description="Columnar media dataset store.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     _store_arg(runs)
     runs.add_argument("--project", default=None)
     runs.set_defaults(func=_cmd_runs)
+    compact = sub.add_parser("compact", help="merge each finished run's small files; delete long-replaced files")
+    _store_arg(compact)
+    compact.add_argument("--project", default=None)
+    compact.add_argument("--run", default=None, help="only this run id")
+    compact.add_argument("--grace-seconds", type=float, default=300.0,
+                         help="delete files replaced longer ago than this (default 300: longer than any query)")
+    compact.add_argument("--include-running", action="store_true", help="also runs whose state is running (only if no writer is alive)")
+    compact.set_defaults(func=_cmd_compact)
     args = parser.parse_args(argv)
     import duckdb
 

@@ -8,12 +8,14 @@ was logged. ``media`` is the union of every view that has a ``blob``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InvalidMediaError, RunNotFoundError
+from .catalog import Catalog
 from .media.base import media_type, registered_kinds
 from .schema import PARTITION_DIRS, schema_for, table_names
 from .storage import StoreLocation, validate_name
@@ -56,38 +58,31 @@ class Store:
         self._con = duckdb.connect()
         if not self.location.is_local:
             self._con.register_filesystem(self.location.fs)
-        self._filled: set[str] = set()  # tables whose view reads files (the others are empty views)
-        self._table_files: list[str] | None = None  # the tables files the per-key views were made from
+        self._catalog = Catalog(self.location)
+        self._view_files: dict[str, list[str]] = {}  # the live files each view was made from
+        self._table_views: set[str] = set()  # keys with a view in the schema "tables"
         self._con.execute('CREATE SCHEMA IF NOT EXISTS "tables"')
         self._blob_tables = [t for t in table_names() if "blob" in schema_for(t).column_names]
         self._media_tables = set(registered_kinds())  # views that get a constant `kind` column
         for table in table_names():
-            self._define_view(table, has_files=False)
+            self._define_view(table, [])
         self._define_media_view()
-        self._refresh()
 
     # -- views ------------------------------------------------------------------------------
-    def _has_files(self, table: str) -> bool:
-        pattern = self.location.path(table, "project=*", "run=*", "*.parquet")
-        try:
-            return bool(self.location.fs.glob(pattern, maxdepth=None)[:1])
-        except FileNotFoundError:
-            return False
-
-    def _define_view(self, table: str, has_files: bool) -> None:
+    def _define_view(self, table: str, files: list[str]) -> None:
         schema = schema_for(table)
         columns = schema.duckdb_columns()
         has_kind = table in self._media_tables and "kind" not in schema.column_names
         kind = [f"{_quote(table)} AS kind"] if has_kind else []
-        if has_files:
-            glob = self.location.url(self.location.path(table, "*", "*", "*.parquet"))
+        if files:
+            listed = ", ".join(_quote(self.location.url(f)) for f in files)
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
             select = [
                 f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
                 for name, type_ in columns
             ]
             source = (
-                f"FROM read_parquet({_quote(glob)}, hive_partitioning = true, hive_types = {{{hive_types}}}, "
+                f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}}, "
                 "union_by_name = true)"
             )
         else:
@@ -103,18 +98,24 @@ class Store:
         union = " UNION ALL ".join(f'SELECT {cols} FROM "{t}"' for t in self._blob_tables)
         self._con.execute(f"CREATE OR REPLACE VIEW media AS {union}")
 
-    def _refresh(self) -> None:
-        """Point empty views at their files once files exist (a glob view picks up later files
-        itself), and keep one view per logged table key in the schema ``tables``."""
-        for table in table_names():
-            if table not in self._filled and self._has_files(table):
-                self._define_view(table, has_files=True)
-                self._filled.add(table)
-        if "tables" in self._filled:
-            files = self.location.fs.glob(self.location.path("tables", "project=*", "run=*", "*.parquet"))
-            if files != self._table_files:
-                self._define_table_views()
-                self._table_files = files
+    def _refresh(self, query: str | None = None) -> None:
+        """Point the views a query names at their live files (all views when ``query`` is None).
+        Files come from the catalog, never from a glob: compaction and flaky listings are
+        handled there, so a query sees every row exactly once."""
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", query.lower())) if query is not None else None
+        names = table_names()
+        if words is not None:
+            wanted = {t for t in names if t in words}
+            if "media" in words:
+                wanted.update(self._blob_tables)
+            names = [t for t in names if t in wanted]
+        for table in names:
+            files = self._catalog.live_files(table)
+            if files != self._view_files.get(table):
+                self._define_view(table, files)
+                self._view_files[table] = files
+                if table == "tables":
+                    self._define_table_views()
 
     def _define_table_views(self) -> None:
         """``tables."<key>"``: the rows of every table logged under the key, across runs and steps,
@@ -150,7 +151,7 @@ class Store:
         Views: runs, scalars, texts, images, histograms, objects3d, molecules, videos, audio,
         tables, html, media.
         """
-        self._refresh()
+        self._refresh(query)
         return self._con.sql(query, params=params)
 
     def runs(self, project: str | None = None) -> "pd.DataFrame":
@@ -159,17 +160,19 @@ class Store:
             return self.sql("SELECT * FROM runs ORDER BY started_at, run_id").df()
         return self.sql("SELECT * FROM runs WHERE project = ? ORDER BY started_at, run_id", [project]).df()
 
-    def _run_dirs(self, table: str, run_id: str, project: str | None) -> list[str]:
+    def _project_of(self, run_id: str, project: str | None) -> str:
         validate_name(run_id, "run_id")
         if project is not None:
-            return [self.location.partition_dir(table, validate_name(project, "project"), run_id)]
+            return validate_name(project, "project")
         pattern = self.location.path("runs", "project=*", f"run={run_id}")
+        if not self.location.is_local:
+            self.location.fs.invalidate_cache(self.location.path("runs"))
         projects = [p.rstrip("/").split("/")[-2].split("=", 1)[1] for p in self.location.fs.glob(pattern)]
         if not projects:
             raise RunNotFoundError(f"no run {run_id!r} in the store at {self.uri}; store.runs() lists the runs")
         if len(projects) > 1:
             raise RunNotFoundError(f"run {run_id!r} exists in projects {sorted(projects)}; pass project=")
-        return [self.location.partition_dir(table, projects[0], run_id)]
+        return projects[0]
 
     def history(self, run_id: str, keys: list[str] | None = None, *, project: str | None = None) -> "pd.DataFrame":
         """The scalars of one run: one row per step, one column per key, NaN where a key was not logged.
@@ -180,7 +183,7 @@ class Store:
         import pyarrow as pa
         import pyarrow.dataset as ds
 
-        files = [f for d in self._run_dirs("scalars", run_id, project) for f in self.location.list_files(d)]
+        files = self._catalog.live_files("scalars", self._project_of(run_id, project), run_id)
         if not files:
             return pd.DataFrame({"step": pd.Series([], dtype="int64")})
         filesystem = None if self.location.is_local else self.location.fs

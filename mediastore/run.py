@@ -90,7 +90,7 @@ class Run:
         self.id = self.run_id = run_id
         self.settings = settings
         location.png_compress_level = settings.png_compress_level
-        previous = _read_run_record(location, project, run_id)
+        previous = read_run_record(location, project, run_id)
         if previous is not None and not resume:
             raise RunExistsError(
                 f"run {run_id!r} exists already in project {project!r} (state {previous['state']}); "
@@ -296,6 +296,10 @@ class Run:
         self.state = "crashed" if crashed else "finished"
         self._config_json = self._to_json(self.config, "config")
         self._write_record(finished_at=_now_us())
+        if self.settings.compact_on_finish:
+            from .compact import compact_run
+
+            compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written | {"runs"}))
 
     def __enter__(self) -> "Run":
         return self
@@ -340,19 +344,25 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
     return out
 
 
-def _read_run_record(location: StoreLocation, project: str, run_id: str) -> dict | None:
+def read_run_record(location: StoreLocation, project: str, run_id: str, *, catalog=None) -> dict | None:
+    """The newest record of a run (times as microseconds), or None if the run does not exist."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = location.list_files(location.partition_dir("runs", project, run_id))
+    from .catalog import Catalog
+
+    files = (catalog or Catalog(location)).live_files("runs", project, run_id)
     if not files:
         return None
-    import pyarrow as pa
-
-    with location.fs.open(files[-1], "rb") as fh:  # names start with the write time: last is newest
-        table = pq.read_table(fh)
+    tables = []
+    for path in files:
+        with location.fs.open(path, "rb") as fh:
+            tables.append(pq.read_table(fh))
+    table = pa.concat_tables(tables, promote_options="default")
     for field in ("started_at", "finished_at", "updated_at"):  # as microseconds, no time zone guessing
         table = table.set_column(table.schema.get_field_index(field), field, table.column(field).cast(pa.int64()))
-    return table.to_pylist()[0]
+    rows = table.to_pylist()
+    return max(rows, key=lambda r: r["updated_at"])
 
 
 def init(

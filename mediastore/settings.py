@@ -28,6 +28,9 @@ class Settings:
         Default 64.
     png_compress_level : int
         zlib level for PNG (0-9). Default 6, Pillow's own default.
+    compact_on_finish : bool
+        Merge the run's files into one per table (or 128 MB parts) when the run finishes.
+        Default True: many small files are the main query cost.
     """
 
     flush_rows: int = 100_000
@@ -36,3 +39,4 @@ class Settings:
     encode_workers: int = 2
     max_inflight: int = 64
     png_compress_level: int = 6
+    compact_on_finish: bool = True

@@ -57,6 +57,13 @@ _EXTENSIONS = {
     "chemical/x-gro": ".gro",
     "chemical/x-mol2": ".mol2",
     "chemical/x-mmtf": ".mmtf",
+    "video/mp4": ".mp4",
+    "video/webm": ".webm",
+    "video/ogg": ".ogv",
+    "audio/wav": ".wav",
+    "audio/flac": ".flac",
+    "audio/ogg": ".ogg",
+    "audio/mpeg": ".mp3",
 }
 
 

@@ -81,6 +81,7 @@ class RunWriter:
         self._io = ThreadPoolExecutor(1, thread_name_prefix="mediastore-io")
         self._slots = threading.BoundedSemaphore(settings.max_inflight)
         self._pending_writes: list[Future] = []
+        self.tables_written: set[str] = set()  # tables this writer made files in
         self._error: BaseException | None = None
         self._closed = threading.Event()
         self._timer = threading.Thread(target=self._flush_on_time, name="mediastore-timer", daemon=True)
@@ -158,6 +159,7 @@ class RunWriter:
             name = f"{int(steps[0]):012d}-{int(steps[-1]):012d}-{self._token}-{seq:06d}.parquet"
             path = "/".join((self.location.partition_dir(table, self.project, self.run_id), name))
             self.location.write_parquet(path, arrow)
+            self.tables_written.add(table)
         except BaseException as exc:  # surfaced to the caller at the next log or at finish
             self._error = self._error or exc
             raise

@@ -19,8 +19,11 @@ def parquet_files(uri, table):
     return sorted(loc.fs.glob(loc.path(table, "**", "*.parquet")))
 
 
+NO_COMPACTION = ms.Settings(compact_on_finish=False)
+
+
 def test_layout_and_file_names(store_uri, rgb):
-    with ms.init(project="proj", store=store_uri, run_id="r1") as run:
+    with ms.init(project="proj", store=store_uri, run_id="r1", settings=NO_COMPACTION) as run:
         for step in range(5):
             run.log({"loss": 1.0 / (step + 1), "img": ms.Image(rgb)})
     loc = StoreLocation(store_uri)
@@ -34,7 +37,7 @@ def test_layout_and_file_names(store_uri, rgb):
 
 
 def test_files_carry_schema_version_and_are_step_sorted(store_uri):
-    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=10**6)) as run:
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=10**6, compact_on_finish=False)) as run:
         for step in (5, 6, 7):
             run.log({"a": 1.0}, step=step, commit=True)
         run.log({"a": 2.0}, step=1)  # a lower step: stored, and the file stays sorted
@@ -49,7 +52,7 @@ def test_files_carry_schema_version_and_are_step_sorted(store_uri):
 
 
 def test_batches_by_rows(store_uri):
-    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=100)) as run:
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=100, compact_on_finish=False)) as run:
         for _ in range(250):
             run.log({"a": 1.0, "b": 2.0})  # 2 rows per step: a file every 50 steps
     files = parquet_files(store_uri, "scalars")
@@ -59,7 +62,7 @@ def test_batches_by_rows(store_uri):
 
 
 def test_batches_by_bytes(store_uri):
-    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_bytes=10_000)) as run:
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_bytes=10_000, compact_on_finish=False)) as run:
         for _ in range(10):
             run.log({"t": "x" * 4000})
     assert len(parquet_files(store_uri, "texts")) >= 3

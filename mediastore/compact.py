@@ -1,0 +1,128 @@
+"""Compaction: merge a run's many small Parquet files into few large ones, safely under
+concurrent readers (the protocol is in catalog.py), and delete what earlier compactions
+replaced once no query can still be reading it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .catalog import COMPACTED_AT_KEY, GROUP_KEY, REPLACES_KEY, Catalog
+from .schema import schema_for, table_names
+from .storage import StoreLocation, validate_name
+
+__all__ = ["compact_run", "compact_store", "CompactionReport", "TARGET_FILE_BYTES", "GRACE_SECONDS"]
+
+#: Largest output file (uncompressed Arrow bytes): big enough that a run is one file almost
+#: always, small enough that one file is never a memory problem for a reader.
+TARGET_FILE_BYTES = 128 * 1024 * 1024
+#: How long replaced files stay after the compaction that replaced them: longer than any query
+#: that listed them before the commit can take.
+GRACE_SECONDS = 300.0
+
+
+@dataclass
+class CompactionReport:
+    merged: dict[str, int] = field(default_factory=dict)  # table -> files merged
+    deleted: int = 0
+
+    def __iadd__(self, other: "CompactionReport") -> "CompactionReport":
+        for k, v in other.merged.items():
+            self.merged[k] = self.merged.get(k, 0) + v
+        self.deleted += other.deleted
+        return self
+
+
+def _read(location: StoreLocation, path: str) -> pa.Table:
+    with location.fs.open(path, "rb") as fh:
+        return pq.read_table(fh)
+
+
+def compact_run(
+    location: StoreLocation,
+    project: str,
+    run_id: str,
+    *,
+    tables: list[str] | None = None,
+    catalog: Catalog | None = None,
+    grace_seconds: float = GRACE_SECONDS,
+    target_bytes: int = TARGET_FILE_BYTES,
+) -> CompactionReport:
+    """Compact every table of one run: delete files replaced more than ``grace_seconds`` ago,
+    then merge the live files of each table that has more than one into step-sorted outputs.
+
+    Safe while readers query; not while a writer writes the same run (the writer compacts its
+    own run when it finishes; ``mediastore compact`` skips runs whose state is running).
+    """
+    catalog = catalog or Catalog(location)
+    report = CompactionReport()
+    now = time.time()
+    for table in tables or table_names():
+        for path, committed_at in catalog.replaced_files(table, project, run_id):
+            if now - committed_at >= grace_seconds:
+                location.fs.rm(path)
+                report.deleted += 1
+        live = catalog.live_files(table, project, run_id)
+        if len(live) < 2:
+            continue
+        merged = pa.concat_tables([_read(location, f) for f in live], promote_options="default")
+        merged = merged.sort_by("step") if "step" in merged.column_names else merged.sort_by("updated_at")
+        _write_outputs(location, table, project, run_id, merged, [f.rsplit("/", 1)[1] for f in live], target_bytes)
+        report.merged[table] = len(live)
+    return report
+
+
+def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces: list[str], target_bytes: int) -> None:
+    token = "m" + uuid.uuid4().hex[:8]
+    rows_per_part = max(1, int(merged.num_rows * target_bytes / max(merged.nbytes, 1)))
+    parts = [merged.slice(start, rows_per_part) for start in range(0, merged.num_rows, rows_per_part)] or [merged]
+    step_column = "step" if "step" in merged.column_names else "last_step"
+    names = []
+    for i, part in enumerate(parts):
+        steps = part.column(step_column).to_pylist()
+        known = [s for s in steps if s is not None] or [0]
+        names.append(f"{min(known):012d}-{max(known):012d}-{token}-{i:06d}.parquet")
+    schema = schema_for(table)
+    metadata = {
+        **schema.metadata,
+        REPLACES_KEY: json.dumps(replaces).encode(),
+        GROUP_KEY: json.dumps(names).encode(),
+        COMPACTED_AT_KEY: repr(time.time()).encode(),
+    }
+    directory = location.partition_dir(table, project, run_id)
+    for name, part in zip(names, parts):
+        location.write_parquet(f"{directory}/{name}", part.replace_schema_metadata(metadata))
+
+
+def compact_store(
+    location: StoreLocation,
+    *,
+    project: str | None = None,
+    run_id: str | None = None,
+    grace_seconds: float = GRACE_SECONDS,
+    include_running: bool = False,
+) -> CompactionReport:
+    """Compact every finished or crashed run of the store, or only ``project`` / ``run_id``.
+    Running runs are skipped (their writer compacts them at finish) unless ``include_running``."""
+    from .run import read_run_record
+
+    catalog = Catalog(location)
+    runs = set()
+    for path in catalog.live_files("runs", validate_name(project, "project") if project else None):
+        parts = path.split("/")
+        runs.add((parts[-3].split("=", 1)[1], parts[-2].split("=", 1)[1]))
+    if run_id is not None:
+        runs = {(p, r) for p, r in runs if r == validate_name(run_id, "run_id")}
+    report = CompactionReport()
+    for p, r in sorted(runs):
+        record = read_run_record(location, p, r, catalog=catalog)
+        if record is not None and record["state"] == "running" and not include_running:
+            continue
+        report += compact_run(location, p, r, catalog=catalog, grace_seconds=grace_seconds)
+    return report
