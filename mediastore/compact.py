@@ -1,6 +1,11 @@
 """Compaction: merge a run's many small Parquet files into few large ones, safely under
 concurrent readers (the protocol is in catalog.py), and delete what earlier compactions
 replaced once no query can still be reading it.
+
+Writers name their files with a leading ``_`` (hidden from Dask, Spark and Trino, which do
+not know the catalog); compaction's outputs have plain names. So an engine without
+mediastore sees each finished run exactly once, and never a row twice during the grace
+period in which mediastore keeps the replaced files for its own readers.
 """
 
 from __future__ import annotations
@@ -69,8 +74,9 @@ def compact_run(
                 location.fs.rm(path)
                 report.deleted += 1
         live = catalog.live_files(table, project, run_id)
-        if len(live) < 2:
-            continue
+        hidden = any(f.rsplit("/", 1)[1].startswith("_") for f in live)
+        if len(live) < 2 and not hidden:
+            continue  # already one published file
         merged = pa.concat_tables([_read(location, f) for f in live], promote_options="default")
         merged = merged.sort_by("step") if "step" in merged.column_names else merged.sort_by("updated_at")
         _write_outputs(location, table, project, run_id, merged, [f.rsplit("/", 1)[1] for f in live], target_bytes)

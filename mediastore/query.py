@@ -89,8 +89,18 @@ class Store:
             select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
             source = "WHERE false"
         body = f"SELECT {', '.join(select + kind)} {source}"
-        if table == "runs":  # one record per state change: the newest wins
-            body = f"SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY project, run_id ORDER BY updated_at DESC) AS rn FROM ({body})) WHERE rn = 1"
+        if table == "runs":
+            # One record per state change and heartbeat: the newest wins. A running run whose
+            # writer stopped beating (killed, machine lost) shows as crashed.
+            stale = "epoch_us(now()) - epoch_us(updated_at) > (3 * coalesce(heartbeat_seconds, 30) + 10) * 1e6"
+            shown = ", ".join(
+                f"CASE WHEN state = 'running' AND {stale} THEN 'crashed' ELSE state END AS state" if name == "state" else f'"{name}"'
+                for name, _ in columns
+            )
+            body = (
+                f"SELECT {shown} FROM (SELECT *, row_number() OVER (PARTITION BY project, run_id ORDER BY updated_at DESC) AS rn "
+                f"FROM ({body})) WHERE rn = 1"
+            )
         self._con.execute(f'CREATE OR REPLACE VIEW "{table}" AS {body}')
 
     def _define_media_view(self) -> None:

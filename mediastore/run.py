@@ -96,7 +96,7 @@ class Run:
                 f"run {run_id!r} exists already in project {project!r} (state {previous['state']}); "
                 "pass resume=True to continue it, or choose another run_id"
             )
-        self.writer = RunWriter(location, project, run_id, settings)
+        self.writer = RunWriter(location, project, run_id, settings, heartbeat=self._beat)
         self.name = name
         self.config = dict(config)
         self.summary: dict[str, Any] = {}
@@ -258,27 +258,26 @@ class Run:
     def _to_json(self, value: Any, where: str) -> str:
         return json.dumps(_jsonable(value, where), separators=(",", ":"))
 
-    def _write_record(self, finished_at: int | None) -> None:
-        import pyarrow as pa
-
-        from .schema import schema_for
-
-        now = _now_us()
-        last_step = self._step - 1 if self._step > 0 else None
-        record = {
+    def _record(self, finished_at: int | None) -> dict:
+        return {
             "name": self.name,
             "config": self._config_json,
-            "summary": self._to_json({**self._last, **self.summary}, "summary"),
+            "summary": self._to_json({**dict(self._last), **dict(self.summary)}, "summary"),
             "state": self.state,
             "started_at": self._started_at,
             "finished_at": finished_at,
-            "updated_at": now,
-            "last_step": last_step,
+            "updated_at": _now_us(),
+            "last_step": self._step - 1 if self._step > 0 else None,
+            "heartbeat_seconds": self.settings.heartbeat_seconds,
         }
-        schema = schema_for("runs").file_schema
-        table = pa.Table.from_pylist([record], schema=schema.remove_metadata()).replace_schema_metadata(schema.metadata)
-        directory = self.location.partition_dir("runs", self.project, self.run_id)
-        self.location.write_parquet(f"{directory}/{now:016d}-{self.writer._token}.parquet", table)
+
+    def _write_record(self, finished_at: int | None) -> None:
+        write_run_record(self.location, self.project, self.run_id, self.writer.token, self._record(finished_at))
+
+    def _beat(self) -> None:
+        """Called by the writer's timer thread: a fresh record under one fixed name per writer."""
+        if not self._finished:
+            write_run_record(self.location, self.project, self.run_id, self.writer.token, self._record(None), heartbeat=True)
 
     def finish(self, *, crashed: bool = False) -> None:
         """Write everything, then mark the run finished (or crashed). A second call does nothing."""
@@ -296,6 +295,7 @@ class Run:
         self.state = "crashed" if crashed else "finished"
         self._config_json = self._to_json(self.config, "config")
         self._write_record(finished_at=_now_us())
+        self.writer.discard_spool()
         if self.settings.compact_on_finish:
             from .compact import compact_run
 
@@ -342,6 +342,20 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
                 "(ms.Image, ...) or a non-empty list of media objects — for many numbers use ms.Histogram"
             )
     return out
+
+
+def write_run_record(location: StoreLocation, project: str, run_id: str, token: str, record: dict, *, heartbeat: bool = False) -> None:
+    """Write one record of a run (times in microseconds). A heartbeat replaces the writer's
+    previous heartbeat (one fixed name); other records get a new name each."""
+    import pyarrow as pa
+
+    from .schema import schema_for
+
+    schema = schema_for("runs").file_schema
+    table = pa.Table.from_pylist([record], schema=schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+    directory = location.partition_dir("runs", project, run_id)
+    name = f"_heartbeat-{token}.parquet" if heartbeat else f"_{record['updated_at']:016d}-{token}.parquet"
+    location.write_parquet(f"{directory}/{name}", table)
 
 
 def read_run_record(location: StoreLocation, project: str, run_id: str, *, catalog=None) -> dict | None:
@@ -415,6 +429,9 @@ def init(
             raise InvalidLogError(f"config must be a dict, got {type(config).__name__}")
     location = StoreLocation(store if store is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options)
     location.ensure_initialized()
+    from .spool import recover
+
+    recover(location)  # what killed writers of this store on this machine left in the spool
     return Run(location, project, run_id, name, dict(config or {}), resume, settings or Settings())
 
 

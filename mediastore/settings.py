@@ -28,6 +28,13 @@ class Settings:
         Default 64.
     png_compress_level : int
         zlib level for PNG (0-9). Default 6, Pillow's own default.
+    spool_seconds : float
+        How often buffered rows are copied to the local write-ahead spool. A killed process
+        loses at most about this much (plus media still being encoded). Default 1 s; 0 turns
+        the spool off. Where: ``$MEDIASTORE_SPOOL`` or ``~/.cache/mediastore/spool``.
+    heartbeat_seconds : float
+        How often a running run rewrites its record. A run whose record is older than three
+        heartbeats (plus 10 s) shows as ``crashed`` in ``runs``. Default 30 s.
     compact_on_finish : bool
         Merge the run's files into one per table (or 128 MB parts) when the run finishes.
         Default True: many small files are the main query cost.
@@ -39,4 +46,6 @@ class Settings:
     encode_workers: int = 2
     max_inflight: int = 64
     png_compress_level: int = 6
+    spool_seconds: float = 1.0
+    heartbeat_seconds: float = 30.0
     compact_on_finish: bool = True

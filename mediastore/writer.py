@@ -1,8 +1,9 @@
-"""The writer of one run: buffers rows per table, encodes media on background workers, and
-writes each table's rows as Parquet files that cover a step range.
+"""The writer of one run: buffers rows per table, encodes media on background workers, spools
+what is buffered to the local disk, and writes each batch as one Parquet file of a step range.
 
 Knows no media type: a media item is anything with ``kind`` and ``_encode(location)``.
-Blobs are written by the encode workers before the rows that point at them are flushed.
+Blobs are written by the encode workers before the rows that point at them are spooled or
+flushed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -20,22 +22,33 @@ from .schema import schema_for, table_names
 from .settings import Settings
 from .storage import StoreLocation
 
-__all__ = ["RunWriter"]
+__all__ = ["RunWriter", "Batch", "write_batch"]
 
 
-class _Buffer:
-    """Rows of one table waiting to be written. Scalars and texts keep one tuple per log call
-    ``(step, logged_at_us, keys, values)``, expanded into columns on the I/O thread, so the
-    hot path is a single append; media rows hold a Future of their encoded part."""
+class Batch:
+    """Rows of one table that become one Parquet file. Scalars and texts keep one tuple per log
+    call ``(step, logged_at_us, keys, values)``, expanded into columns when written, so the hot
+    path is a single append; media rows hold a Future of their encoded part (or the part)."""
 
-    __slots__ = ("calls", "media", "rows", "nbytes", "since")
+    __slots__ = ("seq", "calls", "media", "rows", "nbytes", "since", "spooled")
 
-    def __init__(self) -> None:
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
         self.calls: list[tuple[int, int, tuple, tuple]] = []
         self.media: list[tuple[int, str, int, int, Future | dict]] = []
         self.rows = 0
         self.nbytes = 0
         self.since = time.monotonic()
+        self.spooled = 0  # calls or media rows already in the spool
+
+    def extend(self, kind: str, items: list) -> None:
+        """Add spooled items back (recovery)."""
+        if kind == "calls":
+            self.calls.extend(items)
+            self.rows += sum(len(c[2]) for c in items)
+        else:
+            self.media.extend(items)
+            self.rows += len(items)
 
 
 def _value_columns(table: str, calls: list[tuple[int, int, tuple, tuple]], total: int) -> list[pa.Array]:
@@ -65,10 +78,43 @@ def _value_columns(table: str, calls: list[tuple[int, int, tuple, tuple]], total
     return [pa.array(steps), key, value, pa.array(times).cast(pa.timestamp("us"))]
 
 
+def _to_arrow(table: str, batch: Batch) -> pa.Table:
+    schema = schema_for(table).file_schema
+    if not batch.media:
+        return pa.table(_value_columns(table, batch.calls, batch.rows), schema=schema)
+    rows = []
+    for step, key, idx, logged_at, encoded in batch.media:
+        row = dict(encoded.result() if isinstance(encoded, Future) else encoded)
+        row.update(step=step, key=key, idx=idx, logged_at=logged_at)
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+
+
+def write_batch(location: StoreLocation, project: str, run_id: str, token: str, table: str, batch: Batch) -> tuple[int, int] | None:
+    """Write a batch as ``_<first>-<last>-<token>-<seq>.parquet``, sorted by step; the name
+    depends only on the rows, so writing the same batch again (recovery) replaces, never doubles."""
+    arrow = _to_arrow(table, batch)
+    if arrow.num_rows == 0:
+        return None
+    steps = arrow.column("step").to_numpy()
+    if np.any(steps[1:] < steps[:-1]):
+        arrow = arrow.sort_by("step")  # stable: rows of one step keep their logging order
+        steps = arrow.column("step").to_numpy()
+    first, last = int(steps[0]), int(steps[-1])
+    # A leading "_" hides a writer's batch files from engines that do not know the catalog
+    # (pyarrow/Dask, Spark, Trino skip "_" and "." files); compaction publishes the run.
+    name = f"_{first:012d}-{last:012d}-{token}-{batch.seq:06d}.parquet"
+    location.write_parquet("/".join((location.partition_dir(table, project, run_id), name)), arrow)
+    return first, last
+
+
 class RunWriter:
     """Writes the rows of one run under ``<table>/project=<p>/run=<r>/``."""
 
-    def __init__(self, location: StoreLocation, project: str, run_id: str, settings: Settings):
+    def __init__(self, location: StoreLocation, project: str, run_id: str, settings: Settings,
+                 heartbeat: Callable[[], None] | None = None):
+        from .spool import RunSpool
+
         self.location = location
         self.project = project
         self.run_id = run_id
@@ -76,24 +122,36 @@ class RunWriter:
         self._token = uuid.uuid4().hex[:8]  # tells this writer's files from another's (resume)
         self._seq = 0
         self._lock = threading.Lock()
-        self._buffers: dict[str, _Buffer] = {}
+        self._buffers: dict[str, Batch] = {}
         self._encoders = ThreadPoolExecutor(settings.encode_workers, thread_name_prefix="mediastore-encode")
         self._io = ThreadPoolExecutor(1, thread_name_prefix="mediastore-io")
         self._slots = threading.BoundedSemaphore(settings.max_inflight)
         self._pending_writes: list[Future] = []
         self.tables_written: set[str] = set()  # tables this writer made files in
         self._error: BaseException | None = None
+        self._spool = RunSpool(location, project, run_id, self._token) if settings.spool_seconds > 0 else None
+        self._heartbeat = heartbeat
         self._closed = threading.Event()
-        self._timer = threading.Thread(target=self._flush_on_time, name="mediastore-timer", daemon=True)
+        self._timer = threading.Thread(target=self._tick, name="mediastore-timer", daemon=True)
         self._timer.start()
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    def _batch(self, table: str) -> Batch:
+        """The open batch of ``table``; call with the lock held."""
+        buf = self._buffers.get(table)
+        if buf is None:
+            self._seq += 1
+            buf = self._buffers[table] = Batch(self._seq)
+        return buf
 
     # -- adding rows (caller's thread) ------------------------------------------------------
     def add_values(self, table: str, step: int, logged_at_us: int, keys: tuple, values: tuple, nbytes: int) -> None:
         """Rows of ``scalars`` or ``texts``: one per key, all at ``step``. The tuples are kept as given."""
         with self._lock:
-            buf = self._buffers.get(table)
-            if buf is None:
-                buf = self._buffers[table] = _Buffer()
+            buf = self._batch(table)
             buf.calls.append((step, logged_at_us, keys, values))
             buf.rows += len(keys)
             buf.nbytes += nbytes
@@ -105,27 +163,24 @@ class RunWriter:
         """One media row; its encoding starts now on a worker. Waits while too many are queued."""
         self.raise_pending_error()
         if item.ENCODE_INLINE:
-            future = item._encode(self.location)  # the row itself: no hand-off, no Future
+            encoded = item._encode(self.location)  # the row itself: no hand-off, no Future
         else:
             self._slots.acquire()
             try:
-                future = self._encoders.submit(item._encode, self.location)
+                encoded = self._encoders.submit(item._encode, self.location)
             except BaseException:
                 self._slots.release()
                 raise
-            future.add_done_callback(lambda _: self._slots.release())
-        table = item.kind
+            encoded.add_done_callback(lambda _: self._slots.release())
         with self._lock:
-            buf = self._buffers.get(table)
-            if buf is None:
-                buf = self._buffers[table] = _Buffer()
-            buf.media.append((step, key, idx, logged_at_us, future))
+            buf = self._batch(item.kind)
+            buf.media.append((step, key, idx, logged_at_us, encoded))
             buf.rows += 1
             full = buf.rows >= self.settings.flush_rows
         if full:
-            self.flush(table)
+            self.flush(item.kind)
 
-    # -- flushing ---------------------------------------------------------------------------
+    # -- spooling and flushing ----------------------------------------------------------------
     def flush(self, table: str | None = None) -> None:
         """Hand the buffered rows of ``table`` (or of every table) to the I/O thread."""
         with self._lock:
@@ -135,46 +190,57 @@ class RunWriter:
             self._pending_writes.append(self._io.submit(self._write, name, buf))
         self._pending_writes = [f for f in self._pending_writes if not f.done() or f.exception() is not None]
 
-    def _flush_on_time(self) -> None:
-        interval = self.settings.flush_seconds
-        while not self._closed.wait(min(interval / 2, 1.0)):
-            now = time.monotonic()
-            with self._lock:
-                due = [name for name, buf in self._buffers.items() if now - buf.since >= interval]
-            for name in due:
-                self.flush(name)
+    def _tick(self) -> None:
+        """The timer thread: spool new rows, flush old batches, beat the heart."""
+        spool_every = self.settings.spool_seconds if self._spool else float("inf")
+        wait = max(0.05, min(spool_every, self.settings.flush_seconds / 2, self.settings.heartbeat_seconds, 1.0))
+        last_beat = time.monotonic()
+        while not self._closed.wait(wait):
+            try:
+                if self._spool:
+                    self.spool_now()
+                now = time.monotonic()
+                with self._lock:
+                    due = [name for name, buf in self._buffers.items() if now - buf.since >= self.settings.flush_seconds]
+                for name in due:
+                    self.flush(name)
+                if self._heartbeat and now - last_beat >= self.settings.heartbeat_seconds:
+                    last_beat = now
+                    self._heartbeat()
+            except BaseException as exc:  # surfaced to the caller at the next log or at finish
+                self._error = self._error or exc
 
-    def _write(self, table: str, buf: _Buffer) -> None:
+    def spool_now(self) -> None:
+        """Copy what is buffered and not yet spooled to the local spool."""
+        with self._lock:
+            work = []
+            for name, buf in self._buffers.items():
+                if buf.calls and buf.spooled < len(buf.calls):
+                    work.append((name, buf.seq, "calls", buf.calls[buf.spooled:]))
+                    buf.spooled = len(buf.calls)
+                elif buf.media:
+                    ready = []
+                    for step, key, idx, logged_at, encoded in buf.media[buf.spooled:]:
+                        if isinstance(encoded, Future):
+                            if not encoded.done() or encoded.exception() is not None:
+                                break  # blobs not written yet: spooled at a later tick
+                            encoded = encoded.result()
+                        ready.append((step, key, idx, logged_at, encoded))
+                    if ready:
+                        work.append((name, buf.seq, "media", ready))
+                        buf.spooled += len(ready)
+        for name, seq, kind, items in work:
+            self._spool.append(name, seq, kind, items)
+
+    def _write(self, table: str, buf: Batch) -> None:
         try:
-            arrow = self._to_arrow(table, buf)
-            if arrow.num_rows == 0:
-                return
-            steps = arrow.column("step").to_numpy()
-            if np.any(steps[1:] < steps[:-1]):
-                arrow = arrow.sort_by("step")  # stable: rows of one step keep their logging order
-                steps = arrow.column("step").to_numpy()
-            with self._lock:
-                self._seq += 1
-                seq = self._seq
-            name = f"{int(steps[0]):012d}-{int(steps[-1]):012d}-{self._token}-{seq:06d}.parquet"
-            path = "/".join((self.location.partition_dir(table, self.project, self.run_id), name))
-            self.location.write_parquet(path, arrow)
-            self.tables_written.add(table)
+            if write_batch(self.location, self.project, self.run_id, self._token, table, buf) is not None:
+                self.tables_written.add(table)
+            if self._spool:
+                self._spool.written(table, buf.seq)
         except BaseException as exc:  # surfaced to the caller at the next log or at finish
             self._error = self._error or exc
             raise
-
-    def _to_arrow(self, table: str, buf: _Buffer) -> pa.Table:
-        schema = schema_for(table).file_schema
-        if not buf.media:
-            return pa.table(_value_columns(table, buf.calls, buf.rows), schema=schema)
-        rows = []
-        for step, key, idx, logged_at, future in buf.media:
-            row = future.result() if isinstance(future, Future) else future
-            row.update(step=step, key=key, idx=idx, logged_at=logged_at)
-            rows.append(row)
-        rows_table = pa.Table.from_pylist(rows, schema=schema.remove_metadata())
-        return rows_table.replace_schema_metadata(schema.metadata)
 
     def raise_pending_error(self) -> None:
         if self._error is not None:
@@ -183,12 +249,17 @@ class RunWriter:
 
     def close(self) -> None:
         """Flush everything, wait for every write, stop the threads. Raises a write error."""
-        self.flush()
         self._closed.set()
+        self._timer.join()
+        self.flush()
         self._encoders.shutdown(wait=True)
         self._io.shutdown(wait=True)
-        self._timer.join()
         self.raise_pending_error()
+
+    def discard_spool(self) -> None:
+        """Everything is in the store: the spool is not needed any more."""
+        if self._spool:
+            self._spool.remove()
 
     def steps_on_disk(self) -> int | None:
         """The highest step in this run's files of any table, from the file names alone."""

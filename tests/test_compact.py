@@ -59,7 +59,7 @@ def test_compact_command_merges_and_later_deletes(store_uri, capsys):
     assert counts(ms.open(store_uri)) == before
     assert len(loc.fs.find(loc.path("scalars"))) == 33  # replaced files stay for the grace period
     assert main(["compact", "--store", store_uri, "--grace-seconds", "0"]) == 0
-    assert "deleted 36 replaced files" in capsys.readouterr().out  # 30 scalar files + 2 run records x 3 runs
+    assert "deleted 39 replaced files" in capsys.readouterr().out  # 30 scalar, 3 image, 2 x 3 run record files
     assert len(loc.fs.find(loc.path("scalars"))) == 3
     assert counts(ms.open(store_uri)) == before
 

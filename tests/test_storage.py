@@ -31,7 +31,7 @@ def test_layout_and_file_names(store_uri, rgb):
     for table in ("scalars", "images"):
         (path,) = parquet_files(store_uri, table)
         assert f"/{table}/project=proj/run=r1/" in path
-        assert re.search(r"/000000000000-000000000004-[0-9a-f]{8}-\d{6}\.parquet$", path)
+        assert re.search(r"/_000000000000-000000000004-[0-9a-f]{8}-\d{6}\.parquet$", path)
     (blob,) = loc.fs.glob(loc.path("blobs", "*", "*"))
     assert re.search(r"/blobs/[0-9a-f]{2}/[0-9a-f]{62}\.png$", blob)
 

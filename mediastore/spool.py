@@ -1,0 +1,151 @@
+"""The local write-ahead spool: what a run logged but has not yet written as Parquet, kept
+on the machine's disk so that a killed process loses at most ``Settings.spool_seconds`` of it.
+
+Object stores cannot append, so rows are batched in memory and written as whole Parquet
+files; the spool covers the gap. Layout::
+
+    <spool root>/<store key>/<project>/<run>/<writer token>/
+        owner.json                        pid, host, process start time, store URI
+        <table>-<batch>-<part>.pkl        rows of one batch, in order
+
+A batch becomes exactly one Parquet file named ``_<first>-<last>-<token>-<batch>.parquet``;
+recovery writes a batch only when no file of that token and batch exists (or was compacted
+away), so recovering twice, or after the writer managed to write, never duplicates a row.
+A killed process's spool is recovered by the next ``ms.init`` on the same machine and store,
+or by ``mediastore recover``. The spool survives a killed process, not a lost disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+__all__ = ["spool_root", "store_key", "RunSpool", "recover"]
+
+
+def spool_root() -> Path:
+    """``$MEDIASTORE_SPOOL``, else ``$XDG_CACHE_HOME/mediastore/spool``, else ``~/.cache/...``."""
+    if os.environ.get("MEDIASTORE_SPOOL"):
+        return Path(os.environ["MEDIASTORE_SPOOL"])
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "mediastore" / "spool"
+
+
+def store_key(location) -> str:
+    """Which store a spool belongs to: a hash of the store's canonical URI."""
+    canonical = location.root if location.is_local else f"{location.protocol}://{location.root.lstrip('/')}"
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of a process (field 22 of /proc/<pid>/stat), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+class RunSpool:
+    """The spool directory of one writer."""
+
+    def __init__(self, location, project: str, run_id: str, token: str):
+        self.dir = spool_root() / store_key(location) / project / run_id / token
+        self.dir.mkdir(parents=True, exist_ok=True)
+        pid = os.getpid()
+        owner = {"pid": pid, "host": socket.gethostname(), "start": _process_start(pid), "store": location.uri}
+        self._write(self.dir / "owner.json", json.dumps(owner).encode())
+        self._parts: dict[tuple[str, int], int] = {}
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+
+    def append(self, table: str, batch: int, kind: str, items: list[Any]) -> None:
+        """Keep ``items`` (value calls or encoded media rows) of one batch."""
+        part = self._parts.get((table, batch), 0)
+        self._parts[(table, batch)] = part + 1
+        payload = pickle.dumps((kind, items), protocol=pickle.HIGHEST_PROTOCOL)
+        self._write(self.dir / f"{table}-{batch:06d}-{part:06d}.pkl", payload)
+
+    def written(self, table: str, batch: int) -> None:
+        """The batch is in the store as Parquet: its spool parts can go."""
+        for path in self.dir.glob(f"{table}-{batch:06d}-*.pkl"):
+            path.unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _owner_alive(owner: dict) -> bool:
+    if owner.get("host") != socket.gethostname():
+        return True  # another machine's spool on a shared disk: not ours to judge
+    start = _process_start(int(owner["pid"]))
+    return start is not None and start == owner.get("start")
+
+
+def recover(location) -> list[tuple[str, str]]:
+    """Write the spooled rows of every dead writer of this store on this machine, mark their
+    runs crashed, and remove their spools. Returns the (project, run_id) recovered."""
+    from .catalog import Catalog, is_compacted_name
+    from .writer import Batch, write_batch
+
+    root = spool_root() / store_key(location)
+    if not root.is_dir():
+        return []
+    recovered = []
+    catalog = Catalog(location)
+    for owner_file in sorted(root.glob("*/*/*/owner.json")):
+        directory = owner_file.parent
+        owner = json.loads(owner_file.read_text())
+        if _owner_alive(owner):
+            continue
+        token, run_id, project = directory.name, directory.parent.name, directory.parent.parent.name
+        batches: dict[tuple[str, int], Batch] = {}
+        for part in sorted(directory.glob("*.pkl")):
+            table, batch, _ = part.stem.rsplit("-", 2)
+            kind, items = pickle.loads(part.read_bytes())
+            b = batches.setdefault((table, int(batch)), Batch(int(batch)))
+            b.extend(kind, items)
+        last_step = None
+        for (table, batch), b in sorted(batches.items()):
+            names = set()
+            part_dir = location.partition_dir(table, project, run_id)
+            for path in catalog._list(part_dir):
+                name = path.rsplit("/", 1)[1]
+                names.add(name)
+                if is_compacted_name(name):
+                    names.update(catalog.info(path).replaces)
+            if any(n.endswith(f"-{token}-{batch:06d}.parquet") for n in names):
+                continue  # the writer wrote this batch before it died
+            steps = write_batch(location, project, run_id, token, table, b)
+            if steps is not None:
+                last_step = max(last_step or 0, steps[1])
+        _mark_crashed(location, project, run_id, token, last_step)
+        shutil.rmtree(directory, ignore_errors=True)
+        from .compact import compact_run
+
+        compact_run(location, project, run_id, catalog=catalog)  # publish it for other engines
+        recovered.append((project, run_id))
+    return recovered
+
+
+def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None) -> None:
+    from .run import read_run_record, write_run_record
+
+    record = read_run_record(location, project, run_id)
+    if record is None or record["state"] != "running":
+        return
+    if last_step is not None:
+        record["last_step"] = max(record["last_step"] or 0, last_step)
+    record["state"] = "crashed"
+    write_run_record(location, project, run_id, token, record)
