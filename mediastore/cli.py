@@ -73,6 +73,15 @@ def _cmd_compact(args) -> int:
     return 0
 
 
+def _cmd_recover(args) -> int:
+    from .spool import recover
+    from .storage import StoreLocation
+
+    recovered = recover(StoreLocation(args.store))
+    print(f"recovered {len(recovered)} run(s) from this machine's spool" + "".join(f"\n  {p}/{r}: crashed" for p, r in recovered))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mediastore", description="Columnar media dataset store.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="delete files replaced longer ago than this (default 300: longer than any query)")
     compact.add_argument("--include-running", action="store_true", help="also runs whose state is running (only if no writer is alive)")
     compact.set_defaults(func=_cmd_compact)
+    recover = sub.add_parser("recover", help="write what killed runs left in this machine's spool, and mark them crashed")
+    _store_arg(recover)
+    recover.set_defaults(func=_cmd_recover)
     args = parser.parse_args(argv)
     import duckdb
 

@@ -92,7 +92,7 @@ class Store:
         if table == "runs":
             # One record per state change and heartbeat: the newest wins. A running run whose
             # writer stopped beating (killed, machine lost) shows as crashed.
-            stale = "epoch_us(now()) - epoch_us(updated_at) > (3 * coalesce(heartbeat_seconds, 30) + 10) * 1e6"
+            stale = "epoch_us(now()) - epoch_us(updated_at) > 3 * coalesce(heartbeat_seconds, 30) * 1e6"
             shown = ", ".join(
                 f"CASE WHEN state = 'running' AND {stale} THEN 'crashed' ELSE state END AS state" if name == "state" else f'"{name}"'
                 for name, _ in columns

@@ -33,8 +33,8 @@ class Settings:
         loses at most about this much (plus media still being encoded). Default 1 s; 0 turns
         the spool off. Where: ``$MEDIASTORE_SPOOL`` or ``~/.cache/mediastore/spool``.
     heartbeat_seconds : float
-        How often a running run rewrites its record. A run whose record is older than three
-        heartbeats (plus 10 s) shows as ``crashed`` in ``runs``. Default 30 s.
+        How often a running run rewrites its record. A running run whose newest record is
+        older than three heartbeats shows as ``crashed`` in ``runs``. Default 30 s.
     compact_on_finish : bool
         Merge the run's files into one per table (or 128 MB parts) when the run finishes.
         Default True: many small files are the main query cost.
