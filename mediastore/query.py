@@ -56,9 +56,15 @@ class Store:
         self.location = StoreLocation(uri, storage_options)
         self.uri = self.location.uri
         self._con = duckdb.connect()
+        self._con.execute("SET enable_progress_bar = false")  # a library does not draw on stdout
         if not self.location.is_local:
             self._con.register_filesystem(self.location.fs)
         self._catalog = Catalog(self.location)
+        self._object_store = not self.location.is_local and self.location.protocol != "memory"
+        if self._object_store:
+            import pyarrow.fs as pafs
+
+            self._arrow_fs = pafs.PyFileSystem(pafs.FSSpecHandler(self.location.fs))
         self._view_files: dict[str, list[str]] = {}  # the live files each view was made from
         self._table_views: set[str] = set()  # keys with a view in the schema "tables"
         self._con.execute('CREATE SCHEMA IF NOT EXISTS "tables"')
@@ -74,7 +80,17 @@ class Store:
         columns = schema.duckdb_columns()
         has_kind = table in self._media_tables and "kind" not in schema.column_names
         kind = [f"{_quote(table)} AS kind"] if has_kind else []
-        if files:
+        if files and self._object_store:
+            # Object stores: a pyarrow dataset over the catalog's list, registered in DuckDB. It
+            # reads each file with one HEAD and ranged GETs, where read_parquet would glob and
+            # stat every path through fsspec on every query (FACTS.md: 26 ms against 67 ms).
+            self._con.register(f"__ms_files_{table}", self._dataset(table, files))
+            select = [
+                f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
+                for name, type_ in columns
+            ]
+            source = f'FROM "__ms_files_{table}"'
+        elif files:
             listed = ", ".join(_quote(self.location.url(f)) for f in files)
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
             select = [
@@ -102,6 +118,24 @@ class Store:
                 f"FROM ({body})) WHERE rn = 1"
             )
         self._con.execute(f'CREATE OR REPLACE VIEW "{table}" AS {body}')
+
+    def _dataset(self, table: str, files: list[str]):
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+        import pyarrow.fs as pafs
+
+        schema = schema_for(table).file_schema.remove_metadata()
+        for directory in PARTITION_DIRS.values():
+            schema = schema.append(pa.field(directory, pa.string()))
+        partitions = []
+        for path in files:
+            run_dir, project_dir = path.split("/")[-2], path.split("/")[-3]
+            partitions.append(
+                (ds.field("project") == project_dir.split("=", 1)[1]) & (ds.field("run") == run_dir.split("=", 1)[1])
+            )
+        return ds.FileSystemDataset.from_paths(
+            files, schema=schema, format=ds.ParquetFileFormat(), filesystem=self._arrow_fs, partitions=partitions
+        )
 
     def _define_media_view(self) -> None:
         cols = ", ".join(f'"{c}"' for c in ("kind", *_COMMON, "blob"))

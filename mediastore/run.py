@@ -96,6 +96,13 @@ class Run:
                 f"run {run_id!r} exists already in project {project!r} (state {previous['state']}); "
                 "pass resume=True to continue it, or choose another run_id"
             )
+        if previous is not None and previous["state"] == "running":
+            age = (_now_us() - previous["updated_at"]) / 1e6
+            if age < 3 * (previous.get("heartbeat_seconds") or 30.0):
+                raise RunExistsError(
+                    f"run {run_id!r} in project {project!r} is running (its writer beat {age:.0f} s ago); two writers "
+                    "must not write one run — wait until it finishes, or resume it once it has crashed"
+                )
         self.writer = RunWriter(location, project, run_id, settings, heartbeat=self._beat)
         self.name = name
         self.config = dict(config)

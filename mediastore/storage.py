@@ -86,7 +86,12 @@ def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.Abstra
         from ._deps import require
 
         require("s3fs", "s3", "A store on s3://")
-    fs, path = fsspec.core.url_to_fs(uri, **dict(storage_options or {}))
+    options = dict(storage_options or {})
+    if protocol not in ("file", "memory"):
+        # Other processes add files all the time: a cached listing would hide them, and
+        # fsspec answers info()/exists() from it (DuckDB calls both for every file it reads).
+        options.setdefault("use_listings_cache", False)
+    fs, path = fsspec.core.url_to_fs(uri, **options)
     if protocol == "file":
         path = os.path.abspath(path)
     return fs, path.rstrip("/"), protocol

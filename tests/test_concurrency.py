@@ -1,0 +1,100 @@
+"""A team on one bucket: several writer processes at once and a reader querying throughout, on
+the loopback S3 server; no lock server, no query error, every row exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+
+import mediastore as ms
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import mediastore as ms
+    store, run_id, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with ms.init(project="team", store=store, run_id=run_id, settings=ms.Settings(flush_rows=30, flush_seconds=0.3)) as run:
+        for step in range(steps):
+            data = {"loss": 1.0 / (step + 1), "acc": step / steps}
+            if step % 10 == 0:
+                data["img"] = ms.Image(np.full((8, 8, 3), (step * 7) % 256, np.uint8))
+            run.log(data)
+    """
+)
+
+READER = textwrap.dedent(
+    """
+    import sys, time, json
+    import mediastore as ms
+    store, until = sys.argv[1], sys.argv[2]
+    s = ms.open(store)
+    results, errors = [], []
+    import os
+    while not os.path.exists(until):
+        try:
+            (total, distinct), = s.sql("SELECT count(*), count(DISTINCT (run_id, step, key)) FROM scalars").fetchall()
+            (images,), = s.sql("SELECT count(*) FROM images").fetchall()
+            results.append([total, distinct, images])
+        except Exception as exc:
+            errors.append(repr(exc))
+        time.sleep(0.05)
+    print(json.dumps({"results": results, "errors": errors}))
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["s3", "local"])
+def test_four_writers_and_a_reader(backend, tmp_path, request):
+    if backend == "s3":
+        request.getfixturevalue("s3_server")
+        store = f"s3://mediastore-test/{uuid.uuid4().hex[:12]}"
+    else:
+        store = str(tmp_path / "store")
+    ms.init(project="team", store=store, run_id="setup").finish()  # the store exists before the race
+    steps, writers = 150, 4
+    stop = tmp_path / "stop"
+    env = {**os.environ, "MEDIASTORE_SPOOL": str(tmp_path / "spool")}
+    reader = subprocess.Popen([sys.executable, "-c", READER, store, str(stop)], stdout=subprocess.PIPE, text=True, env=env)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, store, f"w{i}", str(steps)], env=env, stderr=subprocess.PIPE, text=True)
+        for i in range(writers)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    stop.touch()
+    out, _ = reader.communicate(timeout=120)
+    import json
+
+    report = json.loads(out)
+    assert report["errors"] == []
+    assert len(report["results"]) >= 5
+    for total, distinct, images in report["results"]:
+        assert total == distinct, "a reader saw a row twice"
+        assert total <= writers * steps * 2 and images <= writers * steps // 10
+    s = ms.open(store)
+    assert s.sql("SELECT run_id, count(*), count(DISTINCT (step, key)) FROM scalars GROUP BY run_id ORDER BY run_id").fetchall() == [
+        (f"w{i}", steps * 2, steps * 2) for i in range(writers)
+    ]
+    assert s.sql("SELECT count(*) FROM images").fetchall() == [(writers * steps // 10,)]
+    states = dict(s.sql("SELECT run_id, state FROM runs").fetchall())
+    assert states == {"setup": "finished", **{f"w{i}": "finished" for i in range(writers)}}
+
+
+def test_second_writer_on_a_running_run_is_refused_even_with_resume(store_uri):
+    first = ms.init(project="p", store=store_uri, run_id="r")
+    first.log({"a": 1.0})
+    with pytest.raises(ms.RunExistsError, match=r"run 'r' exists already"):
+        ms.init(project="p", store=store_uri, run_id="r")
+    with pytest.raises(ms.RunExistsError, match=r"run 'r' in project 'p' is running \(its writer beat \d+ s ago\); two writers must not write one run"):
+        ms.init(project="p", store=store_uri, run_id="r", resume=True)
+    first.finish()
+    with ms.init(project="p", store=store_uri, run_id="r", resume=True) as second:
+        second.log({"a": 2.0})
+    assert ms.open(store_uri).sql("SELECT step, value FROM scalars ORDER BY step").fetchall() == [(0, 1.0), (1, 2.0)]
