@@ -8,6 +8,10 @@
 
 from .errors import (
     BlobNotFoundError,
+    FormatVersionError,
+    InvalidSyncError,
+    InvalidSyncTypeError,
+    NotAStoreError,
     InvalidLogError,
     InvalidMediaError,
     InvalidMediaTypeError,
@@ -57,6 +61,10 @@ __all__ = [
     "RunExistsError",
     "RunNotFoundError",
     "SchemaMismatchError",
+    "NotAStoreError",
+    "FormatVersionError",
+    "InvalidSyncError",
+    "InvalidSyncTypeError",
     "MediaStoreWarning",
     "ManyItemsWarning",
 ]

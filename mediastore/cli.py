@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     recover = sub.add_parser("recover", help="write what killed runs left in this machine's spool, and mark them crashed")
     _store_arg(recover)
     recover.set_defaults(func=_cmd_recover)
+    from .sync import add_parser as add_sync_parser
+
+    add_sync_parser(sub)
     args = parser.parse_args(argv)
     import duckdb
 

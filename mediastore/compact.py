@@ -3,9 +3,10 @@ concurrent readers (the protocol is in catalog.py), and delete what earlier comp
 replaced once no query can still be reading it.
 
 Writers name their files with a leading ``_`` (hidden from Dask, Spark and Trino, which do
-not know the catalog); compaction's outputs have plain names. So an engine without
-mediastore sees each finished run exactly once, and never a row twice during the grace
-period in which mediastore keeps the replaced files for its own readers.
+not know the catalog); compaction merges only those and writes plain names, and never
+replaces a published file. So an engine without mediastore sees each finished run exactly
+once, also during the grace period in which mediastore keeps the replaced files for its own
+readers; a resumed run gets one more published file per resume.
 """
 
 from __future__ import annotations
@@ -73,10 +74,12 @@ def compact_run(
             if now - committed_at >= grace_seconds:
                 location.fs.rm(path)
                 report.deleted += 1
-        live = catalog.live_files(table, project, run_id)
-        hidden = any(f.rsplit("/", 1)[1].startswith("_") for f in live)
-        if len(live) < 2 and not hidden:
-            continue  # already one published file
+        # Only the writers' hidden files are merged: a published file is never replaced, so an
+        # engine without the catalog never sees a row twice (a resumed run gains a second file).
+        hidden = [f for f in catalog.live_files(table, project, run_id) if f.rsplit("/", 1)[1].startswith("_")]
+        if not hidden:
+            continue
+        live = hidden
         merged = pa.concat_tables([_read(location, f) for f in live], promote_options="default")
         merged = merged.sort_by("step") if "step" in merged.column_names else merged.sort_by("updated_at")
         _write_outputs(location, table, project, run_id, merged, [f.rsplit("/", 1)[1] for f in live], target_bytes)

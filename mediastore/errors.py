@@ -19,6 +19,10 @@ __all__ = [
     "RunExistsError",
     "RunNotFoundError",
     "SchemaMismatchError",
+    "NotAStoreError",
+    "FormatVersionError",
+    "InvalidSyncError",
+    "InvalidSyncTypeError",
     "MediaStoreWarning",
     "ManyItemsWarning",
 ]
@@ -70,6 +74,22 @@ class RunNotFoundError(MediaStoreError, LookupError):
 
 class SchemaMismatchError(MediaStoreError, RuntimeError):
     """A file or a row does not match the schema it claims."""
+
+
+class NotAStoreError(MediaStoreError, FileNotFoundError):
+    """The source of a sync holds no mediastore store (no ``_mediastore.json``)."""
+
+
+class FormatVersionError(MediaStoreError, RuntimeError):
+    """Source and destination of a sync have store format versions that cannot be mixed."""
+
+
+class InvalidSyncError(MediaStoreError, ValueError):
+    """A sync was asked with values that cannot work (same store twice, bad options)."""
+
+
+class InvalidSyncTypeError(MediaStoreError, TypeError):
+    """A sync argument has the wrong Python type."""
 
 
 class MediaStoreWarning(UserWarning):

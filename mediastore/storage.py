@@ -148,7 +148,9 @@ class StoreLocation:
         """Write a whole object so that no reader ever sees part of it."""
         if self.is_local:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+            directory, name = os.path.split(path)
+            # A leading dot: other engines (Spark, Trino, pyarrow) skip it while it is written.
+            tmp = os.path.join(directory, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
             with open(tmp, "wb") as fh:
                 fh.write(data)
             os.replace(tmp, path)

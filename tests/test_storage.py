@@ -48,7 +48,7 @@ def test_files_carry_schema_version_and_are_step_sorted(store_uri):
     meta = table.schema.metadata
     assert meta[b"mediastore.table"] == b"scalars" and meta[b"mediastore.schema_version"] == b"1"
     assert table.column("step").to_pylist() == [1, 5, 6, 7]
-    assert "/000000000001-000000000007-" in path
+    assert "/_000000000001-000000000007-" in path
 
 
 def test_batches_by_rows(store_uri):
