@@ -31,8 +31,11 @@ def _cmd_demo(args) -> int:
     from .demo import EXAMPLE_QUERIES, run_demo
     from .query import Store
 
-    print(f"Logging a synthetic training run (2 runs x {args.steps} steps, images with masks and boxes) ...")
-    ids = run_demo(args.store, steps=args.steps)
+    print(f"Logging a synthetic training run (2 runs x {args.steps} steps: scalars, images with masks and boxes, "
+          "histograms, tables, audio, video, 3D, molecules, HTML) ...")
+    ids, skipped = run_demo(args.store, steps=args.steps)
+    for note in skipped:
+        print(f"  skipped {note}")
     store = Store(args.store)
     where = os.path.abspath(args.store) if "://" not in args.store else args.store
     print(f"Logged runs {', '.join(ids)} to {where}\n")

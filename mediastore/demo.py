@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .media.image import Image
+from .errors import MissingDependencyError
+from .media import Audio, Histogram, Html, Image, Molecule, Object3D, Table, Video
 from .run import init
 
 CLASSES = {1: "car", 2: "road", 3: "building"}
@@ -50,10 +51,12 @@ def predicted(truth: list[dict], quality: float, rng: np.random.Generator) -> li
     return out
 
 
-def run_demo(store: str, runs: int = 2, steps: int = 300, every: int = 50, seed: int = 0) -> list[str]:
-    """Log ``runs`` runs of ``steps`` training steps with scalars, and a batch of validation
-    images with masks and boxes every ``every`` steps. Returns the run ids."""
-    ids = []
+def run_demo(store: str, runs: int = 2, steps: int = 300, every: int = 50, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Log ``runs`` runs of ``steps`` training steps with scalars, and every ``every`` steps a
+    batch of validation images with masks and boxes, a gradient histogram and a predictions
+    table; then one of each other media type. Returns the run ids and the types skipped for
+    a missing optional dependency."""
+    ids, skipped = [], []
     for r in range(runs):
         rng = np.random.default_rng(seed + r)
         lr = [1e-3, 3e-4][r % 2]
@@ -79,9 +82,54 @@ def run_demo(store: str, runs: int = 2, steps: int = 300, every: int = 50, seed:
                                    "predictions": {"box_data": predicted(truth, quality, rng), "class_labels": CLASSES}},
                         ))
                     run.log({"val/examples": images, "val/loss": float(loss * 1.1)}, step=run.step - 1)
+                    run.log({"gradients": Histogram(rng.normal(0, 1 - 0.8 * progress, 5000))}, step=run.step - 1)
+                    run.log({"predictions": predictions_table(images, quality, rng)}, step=run.step - 1)
             run.summary["best_val_loss"] = float(loss * 1.1)
+            skipped = log_other_media(run, rng)
             ids.append(run.run_id)
-    return ids
+    return ids, skipped
+
+
+def predictions_table(images: list[Image], quality: float, rng: np.random.Generator) -> Table:
+    table = Table(columns=["id", "image", "predicted", "score"])
+    for i, image in enumerate(images):
+        table.add_data(i, image, CLASSES[int(rng.integers(1, 4))], float(np.clip(quality + rng.normal(0, 0.1), 0, 1)))
+    return table
+
+
+def log_other_media(run, rng: np.random.Generator) -> list[str]:
+    """One of each other media type; a type whose optional dependency is missing is skipped
+    (and said), so the demo runs on the core install too."""
+    skipped = []
+    points = np.column_stack([rng.normal(0, 1, (500, 3)), rng.integers(1, 15, 500)])
+    corners = [[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)]
+    report = "<h1>Validation report</h1><p>Loss is going down.</p>"
+    pdb = "ATOM      1  O   HOH A   1       0.000   0.000   0.000  1.00  0.00           O\nEND\n"
+    import io
+
+    run.log({
+        "scene": Object3D.from_point_cloud(points=points[:, :3], boxes=[{"corners": corners, "label": "car", "color": [255, 0, 0], "score": 0.8}],
+                                           vectors=[{"start": [0, 0, 0], "end": [1, 1, 1]}], point_cloud_type="lidar/beta"),
+        "segments": Object3D(points),
+        "report": Html(report),
+        "water": Molecule(io.StringIO(pdb), file_type="pdb"),
+    }, commit=False)
+    t = np.linspace(0, 1, 8000, dtype=np.float32)
+    frames = np.zeros((8, 3, 32, 32), np.uint8)
+    for i in range(8):
+        frames[i, :, 8:16, 2 + i * 3:10 + i * 3] = 255
+    optional = {
+        "audio": lambda: Audio(0.3 * np.sin(2 * np.pi * 440 * t), sample_rate=8000, caption="440 Hz"),
+        "video": lambda: Video(frames, fps=4, format="gif"),
+        "acetaminophen": lambda: Molecule.from_smiles("CC(=O)Nc1ccc(O)cc1"),
+    }
+    for key, make in optional.items():
+        try:
+            run.log({key: make()}, commit=False)
+        except MissingDependencyError as exc:
+            skipped.append(f"{key}: {exc}")
+    run.log({})
+    return skipped
 
 
 EXAMPLE_QUERIES = [
@@ -99,5 +147,17 @@ GROUP BY ALL ORDER BY final_loss""",
 FROM images, unnest(boxes) AS t(b)
 WHERE b.name = 'predictions' AND b.label = 'car' AND b.scores['score'] < 0.5
 ORDER BY score LIMIT 10""",
+    ),
+    (
+        "Every media type logged, by view",
+        """SELECT kind, count(*) AS rows, count(DISTINCT key) AS keys
+FROM (SELECT kind, key FROM media UNION ALL SELECT kind, key FROM histograms)
+GROUP BY kind ORDER BY kind""",
+    ),
+    (
+        "Rows of the logged predictions tables whose image has a low-scoring car box",
+        """SELECT run_id, step, "row", predicted, round(score, 2) AS score
+FROM tables.predictions, unnest(image.boxes) AS t(b)
+WHERE b.label = 'car' AND b.scores['score'] < 0.3 ORDER BY step LIMIT 5""",
     ),
 ]

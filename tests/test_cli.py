@@ -21,6 +21,9 @@ def test_demo_logs_and_queries(tmp_path, capsys):
     assert counts == [(2 * 100 * 3 + 2 * 2, 2 * 2 * 4)]
     masks = ms.open(store).sql("SELECT count(*) FROM images, unnest(masks) t(m)").fetchall()
     assert masks == [(2 * 2 * 4 * 2,)]
+    kinds = ms.open(store).sql("SELECT DISTINCT kind FROM media UNION SELECT DISTINCT kind FROM histograms ORDER BY 1").fetchall()
+    assert [k for (k,) in kinds] == ["audio", "histograms", "html", "images", "molecules", "objects3d", "tables", "videos"]
+    assert "Every media type logged" in out and "skipped" not in out
 
 
 def test_sql_and_runs_commands(tmp_path, capsys):
