@@ -103,6 +103,46 @@ def read_path(path: Any, what: str) -> bytes:
         return fh.read()
 
 
+def read_file_object(source: Any, what: str, file_type: str) -> tuple[bytes, str]:
+    """The whole content of a file object (text or binary) from its start, and its name for
+    messages. ``file_type`` was checked by the caller: a file object has no extension."""
+    if getattr(source, "seekable", lambda: False)():
+        source.seek(0)  # W&B reads a file object from its start
+    data = source.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidMediaTypeError(f"{what} file object .read() returned {type(data).__name__}; expected bytes or str")
+    return bytes(data), f"({type(source).__name__}, file_type={file_type!r})"
+
+
+def file_type_needed(what: str, source: Any, choices: Any) -> InvalidMediaError:
+    return InvalidMediaError(
+        f"{what} got a file object ({type(source).__name__}) without file_type; a file object has no extension "
+        f"to tell its format — pass file_type= one of {list(choices)}"
+    )
+
+
+def float_pixels_to_uint8(array: np.ndarray, what: str, noun: str) -> np.ndarray:
+    """The documented float rule shared by images and videos: finite values only; all in [0, 1]
+    scale by 255, else all in [-1, 1] map linearly to [0, 255], else clip to [0, 255]; round."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = int(array.size - np.count_nonzero(finite))
+        raise InvalidMediaError(
+            f"{what} array has {bad} NaN or infinite value(s) out of {array.size}; {noun} must be finite — "
+            "replace them (np.nan_to_num) before logging"
+        )
+    lo, hi = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if lo >= 0.0 and hi <= 1.0:
+        scaled = array * 255.0
+    elif lo >= -1.0 and hi <= 1.0:
+        scaled = (array + 1.0) * 127.5
+    else:
+        scaled = np.clip(array, 0.0, 255.0)
+    return np.rint(scaled).astype(np.uint8)
+
+
 def is_pathlike(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike))
 

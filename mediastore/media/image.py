@@ -26,6 +26,7 @@ from .base import (
     Media,
     as_array,
     check_caption,
+    float_pixels_to_uint8,
     is_null,
     is_number,
     is_pathlike,
@@ -63,21 +64,7 @@ def _to_storable_array(array: np.ndarray, mode: str | None) -> np.ndarray:
             )
         return array.astype(np.uint16 if mode == "I;16" else np.uint8)
     if kind == "f":
-        finite = np.isfinite(array)
-        if not finite.all():
-            bad = int(array.size - np.count_nonzero(finite))
-            raise InvalidMediaError(
-                f"Image array has {bad} NaN or infinite value(s) out of {array.size}; images must be finite — "
-                "replace them (np.nan_to_num) before logging"
-            )
-        lo, hi = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
-        if lo >= 0.0 and hi <= 1.0:
-            scaled = array * 255.0
-        elif lo >= -1.0 and hi <= 1.0:
-            scaled = (array + 1.0) * 127.5
-        else:
-            scaled = np.clip(array, 0.0, 255.0)
-        return np.rint(scaled).astype(np.uint8)
+        return float_pixels_to_uint8(array, "Image", "images")
     raise InvalidMediaTypeError(
         f"Image array has dtype {array.dtype}; expected an integer, bool or float dtype — convert it with .astype(np.uint8)"
     )

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError
-from .base import Media, check_caption, is_pathlike, read_path, register
+from .base import Media, check_caption, file_type_needed, is_pathlike, read_file_object, read_path, register
 
 __all__ = ["Molecule"]
 
@@ -80,19 +80,10 @@ def _read_source(source: Any, file_type: Any) -> tuple[bytes, str, str]:
                 )
         return read_path(path, "Molecule file"), fmt, repr(path)
     if file_type is None:
-        raise InvalidMediaError(
-            f"Molecule got a file object ({type(source).__name__}) without file_type; a file object has no extension "
-            f"to tell its format — pass file_type= one of {list(_MIME)}"
-        )
+        raise file_type_needed("Molecule", source, _MIME)
     fmt = _check_file_type(file_type)
-    if getattr(source, "seekable", lambda: False)():
-        source.seek(0)  # W&B reads a file object from its start
-    data = source.read()
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InvalidMediaTypeError(f"Molecule file object .read() returned {type(data).__name__}; expected bytes or str")
-    return bytes(data), fmt, f"({type(source).__name__}, file_type={fmt!r})"
+    data, name = read_file_object(source, "Molecule", fmt)
+    return data, fmt, name
 
 
 def _rdkit(purpose: str):

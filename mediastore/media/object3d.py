@@ -29,7 +29,18 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
-from .base import Media, as_array, check_caption, is_null, is_number, is_pathlike, read_path, register
+from .base import (
+    Media,
+    as_array,
+    check_caption,
+    file_type_needed,
+    is_null,
+    is_number,
+    is_pathlike,
+    read_file_object,
+    read_path,
+    register,
+)
 
 __all__ = ["Object3D"]
 
@@ -273,19 +284,10 @@ def _read_source(source: Any, file_type: Any) -> tuple[bytes, str, str]:
                 )
         return read_path(path, "Object3D file"), kind, repr(path)
     if file_type is None:
-        raise InvalidMediaError(
-            f"Object3D got a file object ({type(source).__name__}) without file_type; a file object has no extension "
-            f"to tell its format — pass file_type= one of {list(_FILE_MIME)}"
-        )
+        raise file_type_needed("Object3D", source, _FILE_MIME)
     kind = _check_file_type(file_type)
-    if getattr(source, "seekable", lambda: False)():
-        source.seek(0)  # W&B reads a file object from its start
-    data = source.read()
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InvalidMediaTypeError(f"Object3D file object .read() returned {type(data).__name__}; expected bytes or str")
-    return bytes(data), kind, f"({type(source).__name__}, file_type={kind!r})"
+    data, name = read_file_object(source, "Object3D", kind)
+    return data, kind, name
 
 
 def _parse_json(data: bytes, name: str, kind: str, layout: str) -> Any:

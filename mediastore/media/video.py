@@ -48,7 +48,7 @@ import numpy as np
 
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError, MediaStoreWarning
-from .base import Media, as_array, check_caption, is_number, is_pathlike, read_path, register
+from .base import Media, as_array, check_caption, float_pixels_to_uint8, is_number, is_pathlike, read_path, register
 
 __all__ = ["Video"]
 
@@ -92,21 +92,7 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
             )
         return array.astype(np.uint8)
     if kind == "f":
-        finite = np.isfinite(array)
-        if not finite.all():
-            bad = int(array.size - np.count_nonzero(finite))
-            raise InvalidMediaError(
-                f"Video array has {bad} NaN or infinite value(s) out of {array.size}; frames must be finite — "
-                "replace them (np.nan_to_num) before logging"
-            )
-        lo, hi = float(array.min()), float(array.max())
-        if lo >= 0.0 and hi <= 1.0:
-            scaled = array * 255.0
-        elif lo >= -1.0 and hi <= 1.0:
-            scaled = (array + 1.0) * 127.5
-        else:
-            scaled = np.clip(array, 0.0, 255.0)
-        return np.rint(scaled).astype(np.uint8)
+        return float_pixels_to_uint8(array, "Video", "frames")
     raise InvalidMediaTypeError(
         f"Video array has dtype {array.dtype}; expected an integer, bool or float dtype — convert it with .astype(np.uint8)"
     )
