@@ -16,6 +16,7 @@ retried; files never vanish except by compaction.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -43,6 +44,23 @@ class CompactedInfo:
     compacted_at: float
 
 
+def _walk_local(prefix: str) -> list[str]:
+    """Parquet files below a local directory: os.scandir, no stat per file (every query lists)."""
+    out, stack = [], [prefix]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.name.endswith(".parquet") and not entry.name.startswith("."):
+                out.append(entry.path)
+    return [p for p in out if "/project=" in p]
+
+
 class Catalog:
     """Live-file lists for the tables of one store; caches what never changes (footers)."""
 
@@ -54,8 +72,10 @@ class Catalog:
         self._lock = threading.Lock()
 
     def _list(self, prefix: str) -> list[str]:
+        if self.location.is_local:
+            return _walk_local(prefix)
         fs = self.location.fs
-        if not self.location.is_local:
+        if self.location.protocol != "memory":
             fs.invalidate_cache(prefix)
         try:
             found = fs.find(prefix)

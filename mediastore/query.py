@@ -97,10 +97,9 @@ class Store:
                 f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
                 for name, type_ in columns
             ]
-            source = (
-                f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}}, "
-                "union_by_name = true)"
-            )
+            # No union_by_name: every file of a table is written with its schema file's columns
+            # (it would open every footer at every query; a v2 schema will need a reader for v1).
+            source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}})"
         else:
             select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
             source = "WHERE false"
