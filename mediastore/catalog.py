@@ -25,11 +25,20 @@ import pyarrow.parquet as pq
 
 from .storage import StoreLocation
 
-__all__ = ["Catalog", "CompactedInfo", "is_compacted_name"]
+__all__ = ["Catalog", "CompactedInfo", "is_compacted_name", "compacted_metadata"]
 
 REPLACES_KEY = b"mediastore.replaces"
 GROUP_KEY = b"mediastore.group"
 COMPACTED_AT_KEY = b"mediastore.compacted_at"
+
+
+def compacted_metadata(replaces: list[str], group: list[str]) -> dict[bytes, bytes]:
+    """The Parquet metadata that makes a file a committed compaction output."""
+    return {
+        REPLACES_KEY: json.dumps(replaces).encode(),
+        GROUP_KEY: json.dumps(group).encode(),
+        COMPACTED_AT_KEY: repr(time.time()).encode(),
+    }
 
 
 def is_compacted_name(name: str) -> bool:

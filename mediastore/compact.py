@@ -11,7 +11,6 @@ readers; a resumed run gets one more published file per resume.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .catalog import COMPACTED_AT_KEY, GROUP_KEY, REPLACES_KEY, Catalog
+from .catalog import Catalog, compacted_metadata
 from .schema import schema_for, table_names
 from .storage import StoreLocation, validate_name
 
@@ -87,8 +86,9 @@ def compact_run(
     return report
 
 
-def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces: list[str], target_bytes: int) -> None:
-    token = "m" + uuid.uuid4().hex[:8]
+def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces: list[str], target_bytes: int = TARGET_FILE_BYTES,
+                   token: str | None = None) -> None:
+    token = "m" + (token or uuid.uuid4().hex[:8])
     rows_per_part = max(1, int(merged.num_rows * target_bytes / max(merged.nbytes, 1)))
     parts = [merged.slice(start, rows_per_part) for start in range(0, merged.num_rows, rows_per_part)] or [merged]
     step_column = "step" if "step" in merged.column_names else "last_step"
@@ -98,12 +98,7 @@ def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces:
         known = [s for s in steps if s is not None] or [0]
         names.append(f"{min(known):012d}-{max(known):012d}-{token}-{i:06d}.parquet")
     schema = schema_for(table)
-    metadata = {
-        **schema.metadata,
-        REPLACES_KEY: json.dumps(replaces).encode(),
-        GROUP_KEY: json.dumps(names).encode(),
-        COMPACTED_AT_KEY: repr(time.time()).encode(),
-    }
+    metadata = {**schema.metadata, **compacted_metadata(replaces, names)}
     directory = location.partition_dir(table, project, run_id)
     for name, part in zip(names, parts):
         location.write_parquet(f"{directory}/{name}", part.replace_schema_metadata(metadata))

@@ -114,6 +114,8 @@ class Run:
         self._step_counts: dict[type, int] = {}  # media items per type at the current step
         self._started_at = _now_us()
         self._finished = False
+        self._records: list[tuple[str, dict]] = []  # hidden run records this writer wrote
+        self._beat_name: str | None = None
         self.state = "running"
         if previous is not None:
             self.name = name if name is not None else previous["name"]
@@ -279,12 +281,30 @@ class Run:
         }
 
     def _write_record(self, finished_at: int | None) -> None:
-        write_run_record(self.location, self.project, self.run_id, self.writer.token, self._record(finished_at))
+        record = self._record(finished_at)
+        name = write_run_record(self.location, self.project, self.run_id, self.writer.token, record)
+        self._records.append((name, record))
 
     def _beat(self) -> None:
         """Called by the writer's timer thread: a fresh record under one fixed name per writer."""
         if not self._finished:
-            write_run_record(self.location, self.project, self.run_id, self.writer.token, self._record(None), heartbeat=True)
+            self._beat_name = write_run_record(
+                self.location, self.project, self.run_id, self.writer.token, self._record(None), heartbeat=True
+            )
+
+    def _publish_records(self, final: dict) -> None:
+        """The run's records, with the final one, as one published file replacing the hidden ones
+        this writer wrote (compaction of the runs table without reading them back)."""
+        import pyarrow as pa
+
+        from .compact import _write_outputs
+        from .schema import schema_for
+
+        replaces = [name for name, _ in self._records] + ([self._beat_name] if self._beat_name else [])
+        schema = schema_for("runs").file_schema
+        rows = [record for _, record in self._records] + [final]
+        table = pa.Table.from_pylist(rows, schema=schema.remove_metadata())
+        _write_outputs(self.location, "runs", self.project, self.run_id, table, replaces, token=self.writer.token)
 
     def finish(self, *, crashed: bool = False) -> None:
         """Write everything, then mark the run finished (or crashed). A second call does nothing."""
@@ -294,19 +314,21 @@ class Run:
         _live_runs.discard(self)
         try:
             self._commit()
-            self.writer.close()
+            self.writer.close(publish=self.settings.compact_on_finish)
         except BaseException:
             self.state = "crashed"
             self._write_record(finished_at=_now_us())
             raise
         self.state = "crashed" if crashed else "finished"
         self._config_json = self._to_json(self.config, "config")
-        self._write_record(finished_at=_now_us())
-        self.writer.discard_spool()
         if self.settings.compact_on_finish:
             from .compact import compact_run
 
-            compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written | {"runs"}))
+            self._publish_records(self._record(finished_at=_now_us()))
+            compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written))
+        else:
+            self._write_record(finished_at=_now_us())
+        self.writer.discard_spool()
 
     def __enter__(self) -> "Run":
         return self
@@ -351,7 +373,7 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
     return out
 
 
-def write_run_record(location: StoreLocation, project: str, run_id: str, token: str, record: dict, *, heartbeat: bool = False) -> None:
+def write_run_record(location: StoreLocation, project: str, run_id: str, token: str, record: dict, *, heartbeat: bool = False) -> str:
     """Write one record of a run (times in microseconds). A heartbeat replaces the writer's
     previous heartbeat (one fixed name); other records get a new name each."""
     import pyarrow as pa
@@ -363,6 +385,7 @@ def write_run_record(location: StoreLocation, project: str, run_id: str, token: 
     directory = location.partition_dir("runs", project, run_id)
     name = f"_heartbeat-{token}.parquet" if heartbeat else f"_{record['updated_at']:016d}-{token}.parquet"
     location.write_parquet(f"{directory}/{name}", table)
+    return name
 
 
 def read_run_record(location: StoreLocation, project: str, run_id: str, *, catalog=None) -> dict | None:

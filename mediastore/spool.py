@@ -125,8 +125,8 @@ def recover(location) -> list[tuple[str, str]]:
                 names.add(name)
                 if is_compacted_name(name):
                     names.update(catalog.info(path).replaces)
-            if any(n.endswith(f"-{token}-{batch:06d}.parquet") for n in names):
-                continue  # the writer wrote this batch before it died
+            if any(n.endswith(f"{token}-{batch:06d}.parquet") for n in names):
+                continue  # the writer wrote this batch (hidden, or published as m<token>) before it died
             steps = write_batch(location, project, run_id, token, table, b)
             if steps is not None:
                 last_step = max(last_step or 0, steps[1])

@@ -90,9 +90,14 @@ def _to_arrow(table: str, batch: Batch) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema.remove_metadata()).replace_schema_metadata(schema.metadata)
 
 
-def write_batch(location: StoreLocation, project: str, run_id: str, token: str, table: str, batch: Batch) -> tuple[int, int] | None:
+def write_batch(location: StoreLocation, project: str, run_id: str, token: str, table: str, batch: Batch,
+                *, publish: bool = False) -> tuple[int, int] | None:
     """Write a batch as ``_<first>-<last>-<token>-<seq>.parquet``, sorted by step; the name
-    depends only on the rows, so writing the same batch again (recovery) replaces, never doubles."""
+    depends only on the rows, so writing the same batch again (recovery) replaces, never doubles.
+
+    ``publish`` writes it as a compacted file instead (``<first>-<last>-m<token>-<seq>``, a
+    group of one replacing nothing): what a finishing writer does with a table's only batch,
+    so that compaction need not read back what was just written."""
     arrow = _to_arrow(table, batch)
     if arrow.num_rows == 0:
         return None
@@ -103,7 +108,13 @@ def write_batch(location: StoreLocation, project: str, run_id: str, token: str, 
     first, last = int(steps[0]), int(steps[-1])
     # A leading "_" hides a writer's batch files from engines that do not know the catalog
     # (pyarrow/Dask, Spark, Trino skip "_" and "." files); compaction publishes the run.
-    name = f"_{first:012d}-{last:012d}-{token}-{batch.seq:06d}.parquet"
+    if publish:
+        from .catalog import compacted_metadata
+
+        name = f"{first:012d}-{last:012d}-m{token}-{batch.seq:06d}.parquet"
+        arrow = arrow.replace_schema_metadata({**arrow.schema.metadata, **compacted_metadata([], [name])})
+    else:
+        name = f"_{first:012d}-{last:012d}-{token}-{batch.seq:06d}.parquet"
     location.write_parquet("/".join((location.partition_dir(table, project, run_id), name)), arrow)
     return first, last
 
@@ -127,7 +138,8 @@ class RunWriter:
         self._io = ThreadPoolExecutor(1, thread_name_prefix="mediastore-io")
         self._slots = threading.BoundedSemaphore(settings.max_inflight)
         self._pending_writes: list[Future] = []
-        self.tables_written: set[str] = set()  # tables this writer made files in
+        self.tables_written: set[str] = set()  # tables this writer made hidden (unpublished) files in
+        self._publish_last = False
         self._error: BaseException | None = None
         self._spool = RunSpool(location, project, run_id, self._token) if settings.spool_seconds > 0 else None
         self._heartbeat = heartbeat
@@ -234,7 +246,9 @@ class RunWriter:
 
     def _write(self, table: str, buf: Batch) -> None:
         try:
-            if write_batch(self.location, self.project, self.run_id, self._token, table, buf) is not None:
+            publish = self._publish_last and table not in self.tables_written
+            written = write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish)
+            if written is not None and not publish:
                 self.tables_written.add(table)
             if self._spool:
                 self._spool.written(table, buf.seq)
@@ -247,10 +261,14 @@ class RunWriter:
             error, self._error = self._error, None
             raise error
 
-    def close(self) -> None:
-        """Flush everything, wait for every write, stop the threads. Raises a write error."""
+    def close(self, *, publish: bool = False) -> None:
+        """Flush everything, wait for every write, stop the threads. Raises a write error.
+
+        ``publish``: a table whose last batch is its only one is written as a published
+        (compacted) file at once; the others are left for compaction."""
         self._closed.set()
         self._timer.join()
+        self._publish_last = publish
         self.flush()
         self._encoders.shutdown(wait=True)
         self._io.shutdown(wait=True)
