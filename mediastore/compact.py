@@ -15,7 +15,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .catalog import Catalog, compacted_metadata
@@ -80,10 +82,17 @@ def compact_run(
             continue
         live = hidden
         merged = pa.concat_tables([_read(location, f) for f in live], promote_options="default")
-        merged = merged.sort_by("step") if "step" in merged.column_names else merged.sort_by("updated_at")
+        key = "step" if "step" in merged.column_names else "updated_at"
+        if not _is_sorted(merged.column(key)):
+            merged = merged.sort_by(key)  # stable: rows of one step keep their order
         _write_outputs(location, table, project, run_id, merged, [f.rsplit("/", 1)[1] for f in live], target_bytes)
         report.merged[table] = len(live)
     return report
+
+
+def _is_sorted(column: pa.ChunkedArray) -> bool:
+    values = column.to_numpy()
+    return bool(np.all(values[1:] >= values[:-1])) if column.null_count == 0 else False
 
 
 def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces: list[str], target_bytes: int = TARGET_FILE_BYTES,
@@ -94,9 +103,9 @@ def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces:
     step_column = "step" if "step" in merged.column_names else "last_step"
     names = []
     for i, part in enumerate(parts):
-        steps = part.column(step_column).to_pylist()
-        known = [s for s in steps if s is not None] or [0]
-        names.append(f"{min(known):012d}-{max(known):012d}-{token}-{i:06d}.parquet")
+        bounds = pc.min_max(part.column(step_column))
+        low, high = bounds["min"].as_py() or 0, bounds["max"].as_py() or 0
+        names.append(f"{low:012d}-{high:012d}-{token}-{i:06d}.parquet")
     schema = schema_for(table)
     metadata = {**schema.metadata, **compacted_metadata(replaces, names)}
     directory = location.partition_dir(table, project, run_id)

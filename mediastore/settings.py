@@ -35,6 +35,9 @@ class Settings:
     heartbeat_seconds : float
         How often a running run rewrites its record. A running run whose newest record is
         older than three heartbeats shows as ``crashed`` in ``runs``. Default 30 s.
+    publish_rows : int
+        A batch of at least this many rows is written as a published file at once: it is
+        large enough to keep, and compaction merges only the smaller files. Default 100,000.
     compact_on_finish : bool
         Merge the run's files into one per table (or 128 MB parts) when the run finishes.
         Default True: many small files are the main query cost.
@@ -48,4 +51,5 @@ class Settings:
     png_compress_level: int = 6
     spool_seconds: float = 1.0
     heartbeat_seconds: float = 30.0
+    publish_rows: int = 100_000
     compact_on_finish: bool = True

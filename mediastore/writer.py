@@ -246,7 +246,8 @@ class RunWriter:
 
     def _write(self, table: str, buf: Batch) -> None:
         try:
-            publish = self._publish_last and table not in self.tables_written
+            # Big batches need no compaction; a table's only batch at finish needs none either.
+            publish = buf.rows >= self.settings.publish_rows or (self._publish_last and table not in self.tables_written)
             written = write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish)
             if written is not None and not publish:
                 self.tables_written.add(table)
