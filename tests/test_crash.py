@@ -83,8 +83,12 @@ def test_sigkill_loses_at_most_the_spool_interval(tmp_path, spool, seconds, flus
     assert all(n == 1 for _, n in got), "a row was stored twice"
     assert set(must_have) <= set(steps), f"lost {sorted(set(must_have) - set(steps))[:5]}"
     assert steps == list(range(len(steps))), "rows are missing in the middle"
-    images = s.sql("SELECT step FROM images ORDER BY step").fetchall()
-    assert [st for (st,) in images] == [st for st in steps if st % 20 == 0][: len(images)]
+    # One log call spans tables that flush apart: an image may be kept whose scalars at the
+    # same step were in the last moments before the kill. Each table must hold everything
+    # older than the bound, exactly once, without gaps.
+    image_steps = [st for (st,) in s.sql("SELECT step FROM images ORDER BY step").fetchall()]
+    assert image_steps == list(range(0, 20 * len(image_steps), 20)), "an image row is missing or doubled"
+    assert {st for st in must_have if st % 20 == 0} <= set(image_steps)
     for _, row in s.sql("SELECT * FROM images").df().iterrows():
         s.decode(row)  # every row's blob is there
     assert s.runs()["state"].tolist() == ["crashed"]
