@@ -280,6 +280,9 @@ class _LoggedTable(Media):
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
                 raise InvalidMediaTypeError(f"Table column {name!r} ({_type_name(t)}) cannot be stored: {exc}") from None
         self.num_rows = len(table)
+        # Without media cells the encoding is one Parquet write: cheaper on the caller's thread
+        # than a hand-off to a worker (and a new thread's cold start); media cells encode in parallel.
+        self.ENCODE_INLINE = not self._media_cells
 
     def _encode(self, location) -> dict[str, Any]:
         import pyarrow as pa
