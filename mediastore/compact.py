@@ -70,7 +70,7 @@ def compact_run(
     catalog = catalog or Catalog(location)
     report = CompactionReport()
     now = time.time()
-    for table in tables or table_names():
+    for table in tables if tables is not None else table_names():
         for path, committed_at in catalog.replaced_files(table, project, run_id):
             if now - committed_at >= grace_seconds:
                 location.fs.rm(path)
