@@ -270,9 +270,15 @@ class RunWriter:
         self._closed.set()
         self._timer.join()
         self._publish_last = publish
-        self.flush()
+        self._io.shutdown(wait=True)  # earlier batches first, in order
+        self.raise_pending_error()
+        with self._lock:
+            last, self._buffers = list(self._buffers.items()), {}
+        # The last batches are written here: close() waits anyway, and a cold I/O thread for a
+        # short run's one small file cost more than the write.
+        for name, buf in last:
+            self._write(name, buf)
         self._encoders.shutdown(wait=True)
-        self._io.shutdown(wait=True)
         self.raise_pending_error()
 
     def discard_spool(self) -> None:
