@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from .catalog import Catalog, compacted_metadata
 from .schema import schema_for, table_names
-from .storage import StoreLocation, validate_name
+from .storage import StoreLocation, partition_of, validate_name
 
 __all__ = ["compact_run", "compact_store", "CompactionReport", "TARGET_FILE_BYTES", "GRACE_SECONDS"]
 
@@ -128,8 +128,7 @@ def compact_store(
     catalog = Catalog(location)
     runs = set()
     for path in catalog.live_files("runs", validate_name(project, "project") if project else None):
-        parts = path.split("/")
-        runs.add((parts[-3].split("=", 1)[1], parts[-2].split("=", 1)[1]))
+        runs.add(partition_of(path))
     if run_id is not None:
         runs = {(p, r) for p, r in runs if r == validate_name(run_id, "run_id")}
     report = CompactionReport()

@@ -18,7 +18,7 @@ from .errors import InvalidMediaError, RunNotFoundError
 from .catalog import Catalog
 from .media.base import media_type, registered_kinds
 from .schema import PARTITION_DIRS, schema_for, table_names
-from .storage import StoreLocation, validate_name
+from .storage import StoreLocation, partition_of, validate_name
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -66,7 +66,6 @@ class Store:
 
             self._arrow_fs = pafs.PyFileSystem(pafs.FSSpecHandler(self.location.fs))
         self._view_files: dict[str, list[str]] = {}  # the live files each view was made from
-        self._table_views: set[str] = set()  # keys with a view in the schema "tables"
         self._con.execute('CREATE SCHEMA IF NOT EXISTS "tables"')
         self._blob_tables = [t for t in table_names() if "blob" in schema_for(t).column_names]
         self._media_tables = set(registered_kinds())  # views that get a constant `kind` column
@@ -80,23 +79,19 @@ class Store:
         columns = schema.duckdb_columns()
         has_kind = table in self._media_tables and "kind" not in schema.column_names
         kind = [f"{_quote(table)} AS kind"] if has_kind else []
+        select = [
+            f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
+            for name, type_ in columns
+        ]
         if files and self._object_store:
             # Object stores: a pyarrow dataset over the catalog's list, registered in DuckDB. It
             # reads each file with one HEAD and ranged GETs, where read_parquet would glob and
             # stat every path through fsspec on every query (FACTS.md: 26 ms against 67 ms).
             self._con.register(f"__ms_files_{table}", self._dataset(table, files))
-            select = [
-                f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
-                for name, type_ in columns
-            ]
             source = f'FROM "__ms_files_{table}"'
         elif files:
             listed = ", ".join(_quote(self.location.url(f)) for f in files)
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
-            select = [
-                f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
-                for name, type_ in columns
-            ]
             # No union_by_name: every file of a table is written with its schema file's columns
             # (it would open every footer at every query; a v2 schema will need a reader for v1).
             source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}})"
@@ -121,17 +116,14 @@ class Store:
     def _dataset(self, table: str, files: list[str]):
         import pyarrow as pa
         import pyarrow.dataset as ds
-        import pyarrow.fs as pafs
 
         schema = schema_for(table).file_schema.remove_metadata()
         for directory in PARTITION_DIRS.values():
             schema = schema.append(pa.field(directory, pa.string()))
         partitions = []
         for path in files:
-            run_dir, project_dir = path.split("/")[-2], path.split("/")[-3]
-            partitions.append(
-                (ds.field("project") == project_dir.split("=", 1)[1]) & (ds.field("run") == run_dir.split("=", 1)[1])
-            )
+            project, run_id = partition_of(path)
+            partitions.append((ds.field("project") == project) & (ds.field("run") == run_id))
         return ds.FileSystemDataset.from_paths(
             files, schema=schema, format=ds.ParquetFileFormat(), filesystem=self._arrow_fs, partitions=partitions
         )
@@ -210,7 +202,7 @@ class Store:
         pattern = self.location.path("runs", "project=*", f"run={run_id}")
         if not self.location.is_local:
             self.location.fs.invalidate_cache(self.location.path("runs"))
-        projects = [p.rstrip("/").split("/")[-2].split("=", 1)[1] for p in self.location.fs.glob(pattern)]
+        projects = [partition_of(p)[0] for p in self.location.fs.glob(pattern)]
         if not projects:
             raise RunNotFoundError(f"no run {run_id!r} in the store at {self.uri}; store.runs() lists the runs")
         if len(projects) > 1:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
 
-__all__ = ["StoreLocation", "validate_name", "DEFAULT_STORE", "FORMAT_VERSION"]
+__all__ = ["StoreLocation", "validate_name", "partition_of", "DEFAULT_STORE", "FORMAT_VERSION"]
 
 DEFAULT_STORE = "./mediastore-data"
 FORMAT_VERSION = 1
@@ -77,6 +77,14 @@ def validate_name(value: Any, what: str) -> str:
             "starting with a letter, digit or '_', without '..' (it becomes a directory name)"
         )
     return value
+
+
+def partition_of(path: str) -> tuple[str, str]:
+    """(project, run_id) of a file or directory path inside ``<table>/project=<p>/run=<r>/``."""
+    parts = path.rstrip("/").split("/")
+    project = next(p for p in reversed(parts) if p.startswith("project="))
+    run = next(p for p in reversed(parts) if p.startswith("run="))
+    return project.split("=", 1)[1], run.split("=", 1)[1]
 
 
 def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.AbstractFileSystem, str, str]:

@@ -137,7 +137,6 @@ class RunWriter:
         self._encoders = ThreadPoolExecutor(settings.encode_workers, thread_name_prefix="mediastore-encode")
         self._io = ThreadPoolExecutor(1, thread_name_prefix="mediastore-io")
         self._slots = threading.BoundedSemaphore(settings.max_inflight)
-        self._pending_writes: list[Future] = []
         self.tables_written: set[str] = set()  # tables this writer made hidden (unpublished) files in
         self._publish_last = False
         self._error: BaseException | None = None
@@ -199,8 +198,7 @@ class RunWriter:
             names = [table] if table is not None else list(self._buffers)
             taken = [(name, self._buffers.pop(name)) for name in names if name in self._buffers]
         for name, buf in taken:
-            self._pending_writes.append(self._io.submit(self._write, name, buf))
-        self._pending_writes = [f for f in self._pending_writes if not f.done() or f.exception() is not None]
+            self._io.submit(self._write, name, buf)  # a failure is kept in self._error by _write
 
     def _tick(self) -> None:
         """The timer thread: spool new rows, flush old batches, beat the heart."""
