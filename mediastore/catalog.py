@@ -161,6 +161,17 @@ class Catalog:
             live.update(f"{directory}/{n}" for n in names - dead)
         return live
 
+    def names_ever_written(self, table: str, project: str, run_id: str) -> set[str]:
+        """Names of every file of one run, present or already compacted away (a compacted file
+        names what it replaced): how recovery tells a batch that was written."""
+        names = set()
+        for path in self._list(self.location.partition_dir(table, project, run_id)):
+            name = path.rsplit("/", 1)[1]
+            names.add(name)
+            if is_compacted_name(name):
+                names.update(self.info(path).replaces)
+        return names
+
     def replaced_files(self, table: str, project: str, run_id: str) -> list[tuple[str, float]]:
         """Files of one run that a committed compaction replaced, with when it committed."""
         prefix = self.location.path(table, f"project={project}", f"run={run_id}")

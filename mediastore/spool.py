@@ -96,7 +96,7 @@ def _owner_alive(owner: dict) -> bool:
 def recover(location) -> list[tuple[str, str]]:
     """Write the spooled rows of every dead writer of this store on this machine, mark their
     runs crashed, and remove their spools. Returns the (project, run_id) recovered."""
-    from .catalog import Catalog, is_compacted_name
+    from .catalog import Catalog
     from .writer import Batch, write_batch
 
     root = spool_root() / store_key(location)
@@ -118,13 +118,7 @@ def recover(location) -> list[tuple[str, str]]:
             b.extend(kind, items)
         last_step = None
         for (table, batch), b in sorted(batches.items()):
-            names = set()
-            part_dir = location.partition_dir(table, project, run_id)
-            for path in catalog._list(part_dir):
-                name = path.rsplit("/", 1)[1]
-                names.add(name)
-                if is_compacted_name(name):
-                    names.update(catalog.info(path).replaces)
+            names = catalog.names_ever_written(table, project, run_id)
             if any(n.endswith(f"{token}-{batch:06d}.parquet") for n in names):
                 continue  # the writer wrote this batch (hidden, or published as m<token>) before it died
             steps = write_batch(location, project, run_id, token, table, b)
