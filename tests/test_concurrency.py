@@ -15,7 +15,7 @@ import mediastore as ms
 
 WRITER = textwrap.dedent(
     """
-    import sys
+    import sys, time
     import numpy as np
     import mediastore as ms
     store, run_id, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -25,6 +25,7 @@ WRITER = textwrap.dedent(
             if step % 10 == 0:
                 data["img"] = ms.Image(np.full((8, 8, 3), (step * 7) % 256, np.uint8))
             run.log(data)
+            time.sleep(0.005)  # a training step: the writes span seconds, the reader queries during them
     """
 )
 
@@ -57,7 +58,7 @@ def test_four_writers_and_a_reader(backend, tmp_path, request):
     else:
         store = str(tmp_path / "store")
     ms.init(project="team", store=store, run_id="setup").finish()  # the store exists before the race
-    steps, writers = 150, 4
+    steps, writers = 300, 4
     stop = tmp_path / "stop"
     env = {**os.environ, "MEDIASTORE_SPOOL": str(tmp_path / "spool")}
     reader = subprocess.Popen([sys.executable, "-c", READER, store, str(stop)], stdout=subprocess.PIPE, text=True, env=env)
