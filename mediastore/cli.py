@@ -1,4 +1,4 @@
-"""The ``mediastore`` command: demo, sql, runs."""
+"""The ``mediastore`` command: demo, sql, runs, compact, recover, sync, ui."""
 
 from __future__ import annotations
 
@@ -85,6 +85,13 @@ def _cmd_recover(args) -> int:
     return 0
 
 
+def _cmd_ui(args) -> int:
+    from .ui import serve
+
+    serve(args.store, host=args.host, port=args.port, open_browser=args.open)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mediastore", description="Columnar media dataset store.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     recover = sub.add_parser("recover", help="write what killed runs left in this machine's spool, and mark them crashed")
     _store_arg(recover)
     recover.set_defaults(func=_cmd_recover)
+    ui = sub.add_parser("ui", help="serve a local web viewer of the store (runs, charts, media with overlays, 3D)")
+    _store_arg(ui)
+    ui.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 shares it with the network)")
+    ui.add_argument("--open", action="store_true", help="open the viewer in the default browser")
+    ui.set_defaults(func=_cmd_ui)
     from .sync import add_parser as add_sync_parser
 
     add_sync_parser(sub)
