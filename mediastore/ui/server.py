@@ -233,6 +233,13 @@ class ViewerServer(ThreadingHTTPServer):
             # Served to the network on purpose: requests may name this machine any way.
             self.allowed_hosts = _AnyHost()
 
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a browser that went away mid-request (a seek in a video, a closed tab)
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]

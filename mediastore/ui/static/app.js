@@ -181,6 +181,7 @@ function stepPanel(project, kind, key, runs, render, initialStep) {
     slider.max = String(Math.max(0, steps.length - 1));
     const at = initialStep === undefined ? steps.length - 1 : Math.max(0, steps.findLastIndex((s) => s <= initialStep));
     slider.value = String(at);
+    for (const control of panel.querySelectorAll(".stepper button, .stepper input")) control.hidden = steps.length <= 1;
     if (steps.length) show(); else body.replaceChildren(el("div", { class: "muted" }, "not logged"));
   }).catch((error) => body.replaceChildren(errorBox(error)));
   return panel;

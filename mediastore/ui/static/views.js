@@ -224,6 +224,8 @@ export async function heatmapView(project, run, key) {
   return el("div", { class: "heatmap" }, canvas, readout);
 }
 
+const STEP_INCREMENTS = [1, 2, 5].flatMap((m) => Array.from({ length: 12 }, (_, e) => m * 10 ** e)).sort((a, b) => a - b);
+
 // -- scalar charts ---------------------------------------------------------------------------
 // One uPlot chart of a key, a series per run, on the union of their (bucketed) steps.
 export function chartView(title, series, names, width = 420) {
@@ -239,6 +241,7 @@ export function chartView(title, series, names, width = 420) {
   const options = {
     width, height: 220, legend: { show: runs.length <= 12 }, cursor: { drag: { x: true, y: false } },
     scales: { x: { time: false } },
+    axes: [{ incrs: STEP_INCREMENTS }, {}], // steps are whole numbers
     series: [{ label: "step" }, ...runs.map((r, i) => ({ label: names.get(r) || r, stroke: colour(i), width: 1.5, spanGaps: true, points: { show: false } }))],
   };
   holder.append(el("div", {}));
