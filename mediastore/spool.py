@@ -105,11 +105,20 @@ def recover(location) -> list[tuple[str, str]]:
     recovered = []
     catalog = Catalog(location)
     for owner_file in sorted(root.glob("*/*/*/owner.json")):
-        directory = owner_file.parent
-        owner = json.loads(owner_file.read_text())
+        try:
+            owner = json.loads(owner_file.read_text())
+        except FileNotFoundError:
+            continue  # its writer finished, or another process recovered it, since the listing
         if _owner_alive(owner):
             continue
-        token, run_id, project = directory.name, directory.parent.name, directory.parent.parent.name
+        # Claim the spool by renaming it: of several processes recovering at once, one wins.
+        token = owner_file.parent.name.split(".")[0]
+        directory = owner_file.parent.with_name(f"{token}.recovering-{os.getpid()}")
+        try:
+            owner_file.parent.rename(directory)
+        except OSError:
+            continue
+        run_id, project = directory.parent.name, directory.parent.parent.name
         batches: dict[tuple[str, int], Batch] = {}
         for part in sorted(directory.glob("*.pkl")):
             table, batch, _ = part.stem.rsplit("-", 2)

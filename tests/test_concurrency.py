@@ -99,3 +99,28 @@ def test_second_writer_on_a_running_run_is_refused_even_with_resume(store_uri):
     with ms.init(project="p", store=store_uri, run_id="r", resume=True) as second:
         second.log({"a": 2.0})
     assert ms.open(store_uri).sql("SELECT step, value FROM scalars ORDER BY step").fetchall() == [(0, 1.0), (1, 2.0)]
+
+
+SHORT_RUNS = textwrap.dedent(
+    """
+    import sys
+    import mediastore as ms
+    store, runs = sys.argv[1], int(sys.argv[2])
+    for r in range(runs):
+        with ms.init(project="many", store=store) as run:
+            run.log({"loss": float(r)})
+    """
+)
+
+
+def test_many_short_runs_from_two_processes_on_one_machine(tmp_path):
+    """Each ms.init looks through this machine's spool for dead writers while the other process's
+    runs start and finish, so spool folders appear and vanish under it."""
+    store = str(tmp_path / "store")
+    env = {**os.environ, "MEDIASTORE_SPOOL": str(tmp_path / "spool")}
+    procs = [subprocess.Popen([sys.executable, "-c", SHORT_RUNS, store, "60"], env=env, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    runs = ms.open(store).sql("SELECT state, count(*) FROM runs GROUP BY state").fetchall()
+    assert runs == [("finished", 120)]
