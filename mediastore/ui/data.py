@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,8 @@ HEATMAP_BINS = 64
 #: Runs overlaid on one chart or compared side by side at most.
 MAX_RUNS = 100
 TABLE_PAGE = 100
+#: Seconds a snapshot of the runs view serves the runs pages before it is read again.
+RUNS_TTL = 2.0
 
 
 class ViewerQueryError(MediaStoreError, ValueError):
@@ -96,9 +99,11 @@ def _among(runs: list[str]) -> str:
 class ViewerData:
     """The queries behind the pages. One DuckDB connection, so calls are serialized."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, runs_ttl: float = RUNS_TTL):
         self.store = store
         self._lock = threading.Lock()
+        self._runs_ttl = runs_ttl
+        self._runs_at = -math.inf
 
     def _rows(self, query: str, params: list | None = None) -> list[dict]:
         with self._lock:
@@ -106,11 +111,21 @@ class ViewerData:
             names = [d[0] for d in rel.description]
             return [dict(zip(names, row)) for row in rel.fetchall()]
 
+    def _runs(self) -> str:
+        """The name of a snapshot of the ``runs`` view, at most ``runs_ttl`` seconds old. The view
+        reads a record file per run; with a thousand runs that is most of a page's time, and the
+        runs pages ask several questions of it at once (count, page, filter as one types)."""
+        with self._lock:
+            if time.monotonic() - self._runs_at > self._runs_ttl:
+                self.store.sql("CREATE OR REPLACE TEMP TABLE viewer_runs AS SELECT * FROM runs")
+                self._runs_at = time.monotonic()
+        return "viewer_runs"
+
     # -- runs --------------------------------------------------------------------------------
     def projects(self) -> list[dict]:
         rows = self._rows(
             "SELECT project, count(*) AS runs, count(*) FILTER (state = 'running') AS running, "
-            "max(started_at) AS last_started FROM runs GROUP BY project ORDER BY project"
+            f"max(started_at) AS last_started FROM {self._runs()} GROUP BY project ORDER BY project"
         )
         return jsonable(rows)
 
@@ -120,9 +135,10 @@ class ViewerData:
         if q:
             where += " AND (run_id ILIKE ? OR coalesce(name, '') ILIKE ? OR state ILIKE ? OR coalesce(config, '') ILIKE ?)"
             params += [f"%{q}%"] * 4
-        total = self._rows(f"SELECT count(*) AS n FROM runs WHERE {where}", params)[0]["n"]
+        runs = self._runs()
+        total = self._rows(f"SELECT count(*) AS n FROM {runs} WHERE {where}", params)[0]["n"]
         rows = self._rows(
-            f"SELECT run_id, name, state, started_at, finished_at, config, summary FROM runs WHERE {where} "
+            f"SELECT run_id, name, state, started_at, finished_at, config, summary FROM {runs} WHERE {where} "
             "ORDER BY started_at DESC, run_id LIMIT ? OFFSET ?",
             params + [max(1, min(int(limit), 500)), max(0, int(offset))],
         )
@@ -155,7 +171,9 @@ class ViewerData:
 
     # -- one run's media ---------------------------------------------------------------------
     def run(self, project: str, run_id: str) -> dict:
-        found = self._rows("SELECT * FROM runs WHERE project = ? AND run_id = ?", [project, run_id])
+        found = self._rows(f"SELECT * FROM {self._runs()} WHERE project = ? AND run_id = ?", [project, run_id])
+        if not found:  # started since the snapshot?
+            found = self._rows("SELECT * FROM runs WHERE project = ? AND run_id = ?", [project, run_id])
         if not found:
             raise ViewerQueryError(f"no run {run_id!r} in project {project!r}")
         info = found[0]

@@ -74,7 +74,7 @@ async function runsPage(project, params) {
     const summaryKeys = [...new Set(page.runs.flatMap((r) => Object.keys(r.summary).filter((k) => typeof r.summary[k] === "number")))].sort().slice(0, 6);
     const rows = page.runs.map((r) => el("tr", { dataset: { run: r.run_id } },
       el("td", {}, el("input", { type: "checkbox", checked: state.selected.has(r.run_id), "aria-label": `select ${r.run_id}`,
-        onchange: (e) => { e.target.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id); showCharts(); } })),
+        onchange: (e) => { e.target.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id); chartsSoon(); } })),
       el("td", {}, link(r.name || r.run_id, runHash(project, r.run_id))), el("td", {}, r.run_id),
       el("td", { class: `state-${r.state}` }, r.state), el("td", {}, fmt(r.started_at).replace("T", " ").slice(0, 19)),
       ...summaryKeys.map((k) => el("td", { class: "num" }, fmt(r.summary[k])))));
@@ -106,6 +106,20 @@ async function runsPage(project, params) {
     chartHolder.replaceChildren(...result.series.map((s) => chartView(s.key, s.runs, state.names, width)));
     chartHolder.dataset.charted = String(result.series.length);
   }
+
+  // Several checkboxes ticked in a row make one chart reload, not one each.
+  let chartTimer;
+  function chartsSoon() { clearTimeout(chartTimer); chartTimer = setTimeout(() => showCharts().catch(showError), 250); }
+  function selectPage(on) {
+    for (const box of tableHolder.querySelectorAll("tbody input[type=checkbox]")) {
+      const run = box.closest("tr").dataset.run;
+      box.checked = on;
+      on ? state.selected.add(run) : state.selected.delete(run);
+    }
+    chartsSoon();
+  }
+  compareButton.before(el("button", { onclick: () => selectPage(true) }, "select this page"),
+    el("button", { onclick: () => { state.selected.clear(); selectPage(false); } }, "clear selection"));
 
   let timer;
   filter.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => { state.q = filter.value; state.offset = 0; showRuns(false).catch(showError); }, 200); });
@@ -148,9 +162,9 @@ async function runPage(project, runId) {
   }
 }
 
-function itemsView(kind, items) {
+function itemsView(kind, items, options = {}) {
   if (!items.length) return el("div", { class: "muted" }, "nothing logged at or before this step");
-  return el("div", { class: "items" }, items.map((item) => itemView(kind, item)));
+  return el("div", { class: "items" }, items.map((item) => itemView(kind, item, options)));
 }
 
 // A step slider over the steps at which `runs` logged `key`; `render` draws the items at a step.
@@ -209,5 +223,5 @@ async function comparePage(project, params) {
   const initial = params.has("step") ? Number(params.get("step")) : undefined;
   app.append(stepPanel(project, kind, key, runs, (byRun) => el("div", { class: "compare" }, runs.map((r) => el("section", { class: "card", dataset: { run: r } },
     el("h3", {}, names.get(r) || r, " ", el("span", { class: "muted" }, byRun[r] && byRun[r][0] ? `step ${byRun[r][0].step}` : "")),
-    itemsView(kind, byRun[r] || [])))), initial));
+    itemsView(kind, byRun[r] || [], { width: 256 })))), initial));
 }
