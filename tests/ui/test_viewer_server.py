@@ -182,3 +182,18 @@ def test_cli_serves_on_loopback(tmp_path, rgb):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_a_new_run_shows_up_once_the_runs_snapshot_expires(tmp_path):
+    from mediastore.ui.data import ViewerData
+
+    store = str(tmp_path / "store")
+    with ms.init(project="p", store=store) as run:
+        run.log({"loss": 1.0})
+    data = ViewerData(ms.open(store), runs_ttl=0.5)
+    assert data.runs("p")["total"] == 1
+    with ms.init(project="p", store=store) as newer:
+        newer.log({"loss": 2.0})
+    assert data.run("p", newer.run_id)["run"]["run_id"] == newer.run_id  # its page works at once
+    time.sleep(0.6)
+    assert data.runs("p")["total"] == 2
