@@ -110,6 +110,20 @@ def test_audio_plays(page, viewer_store):
     assert audio.evaluate("a => a.duration") == 1.0
 
 
+def test_video_plays_from_range_requests(page, viewer_store):
+    partial = []
+    page.on("response", lambda r: partial.append(r.url) if r.status == 206 and "/blob/" in r.url else None)
+    page.open(run_hash(viewer_store[1]))
+    video = panel(page, "clip").locator("video")
+    video.wait_for()
+    wait_until(page, "document.querySelector(\"section[data-key='clip'] video\").readyState >= 1")
+    assert video.evaluate("v => v.duration") == 3.0  # 24 frames at 8 fps
+    video.evaluate("v => v.play()")
+    wait_until(page, "document.querySelector(\"section[data-key='clip'] video\").currentTime > 0.3")
+    assert video.evaluate("v => v.videoWidth") == 48
+    assert any(url.endswith(".webm") for url in partial)  # the browser streamed it by range
+
+
 def test_point_cloud_is_thinned_to_the_limit_and_rotates(page, viewer_store):
     page.open(run_hash(viewer_store[1]))
     canvas = panel(page, "cloud").locator("canvas[data-kind='pointcloud']")

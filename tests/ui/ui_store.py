@@ -72,6 +72,7 @@ def build_store(root: str) -> list[str]:
                     "water": ms.Molecule(io.StringIO(WATER_PDB), caption="water", file_type="pdb"),
                     "report": ms.Html(ESCAPE_HTML),
                     "samples": table,
+                    "clip": ms.Video(rng.integers(0, 255, (24, 3, 32, 48), dtype=np.uint8), fps=8, format="webm"),
                 }, step=3)
             ids.append(run.run_id)
     return ids
