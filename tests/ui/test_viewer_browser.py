@@ -189,8 +189,9 @@ def test_compare_one_key_across_runs(page, viewer_store):
 
 def test_user_text_is_never_markup(page, viewer_store):
     page.open("#/p/viewer")
-    page.wait_for_selector("table.runs tbody tr")
+    page.wait_for_selector(".charts .uplot")  # the chart's legend names the runs too
     assert page.locator("table.runs", has_text=HOSTILE).count() == 1  # the name, as text
+    assert page.locator(".chart", has_text=HOSTILE).count() == 1
     assert page.locator("img[src='x']").count() == 0
     page.open(run_hash(viewer_store[1], 1))
     assert page.locator("h1", has_text=HOSTILE).count() == 1
