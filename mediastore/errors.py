@@ -18,6 +18,7 @@ __all__ = [
     "RunFinishedError",
     "RunExistsError",
     "RunNotFoundError",
+    "InvalidQueryError",
     "SchemaMismatchError",
     "NotAStoreError",
     "FormatVersionError",
@@ -70,6 +71,10 @@ class RunExistsError(MediaStoreError, ValueError):
 
 class RunNotFoundError(MediaStoreError, LookupError):
     """No run with this id is in the store."""
+
+
+class InvalidQueryError(MediaStoreError, ValueError):
+    """A query cannot be run as asked (``store.show`` with a ``limit`` that is not an int >= 1)."""
 
 
 class SchemaMismatchError(MediaStoreError, RuntimeError):

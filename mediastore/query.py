@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidMediaError, RunNotFoundError
+from .errors import InvalidMediaError, InvalidQueryError, RunNotFoundError
 from .catalog import Catalog
 from .media.base import media_type, registered_kinds
 from .schema import PARTITION_DIRS, schema_for, table_names
@@ -23,6 +23,8 @@ from .storage import StoreLocation, partition_of, validate_name
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import pandas as pd
+
+    from .frames import MediaFrame, QueryResult
 
 __all__ = ["Store", "open_store"]
 
@@ -189,6 +191,42 @@ class Store:
         self._refresh(query)
         return self._con.sql(query, params=params)
 
+    def show(self, query: str, params: Any = None, limit: int = 50) -> "QueryResult":
+        """The first rows of a query, to look at in Jupyter: an HTML table where ``blob``
+        structs of images are thumbnails read from the store, other blobs their mime type and
+        size, and lists of masks or boxes a count with their labels.
+
+        Parameters
+        ----------
+        query : str
+            DuckDB SQL over the views, as for `sql`.
+        params : list or dict, optional
+            Values for ``?`` or ``$name`` placeholders.
+        limit : int
+            Rows fetched and shown. Default 50: a screenful, and each image row reads a blob.
+
+        Returns
+        -------
+        QueryResult
+            ``.df`` is the rows as a DataFrame (``store.sql(query).df()`` cut at ``limit``);
+            ``.truncated`` says whether the query has more. Its text form is the DataFrame's.
+
+        Raises
+        ------
+        InvalidQueryError
+            ``limit`` is not a positive int.
+
+        Examples
+        --------
+        >>> store.show("SELECT run_id, step, caption, blob, boxes FROM images WHERE step > ?", [10])
+        """
+        from .frames import QueryResult
+
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidQueryError(f"show got limit={limit!r}; limit is the number of rows to show, an int >= 1")
+        frame = self.sql(query, params).limit(limit + 1).df()
+        return QueryResult(frame.head(limit), self.location, limit=limit, truncated=len(frame) > limit)
+
     def runs(self, project: str | None = None) -> "pd.DataFrame":
         """One row per run (newest state), ordered by start time."""
         if project is None:
@@ -286,15 +324,18 @@ class Store:
             raise InvalidMediaError(f"no {kind} row for {dict((c, row[c]) for c in ('project', 'run_id', 'step', 'key', 'idx'))}")
         return dict(zip(names, found[-1]))
 
-    def table(self, run_id: str, key: str, step: int | None = None, *, project: str | None = None) -> "pd.DataFrame":
+    def table(self, run_id: str, key: str, step: int | None = None, *, project: str | None = None) -> "MediaFrame":
         """A logged ``ms.Table`` as a DataFrame: the one at ``step``, or the latest if None.
 
         Media cells are dicts (the media view's columns plus ``kind``): pass one to `decode`.
+        The frame is a `MediaFrame`, a ``pd.DataFrame`` that shows those cells as thumbnails
+        in Jupyter.
         """
         import io
 
         import pyarrow.parquet as pq
 
+        from .frames import MediaFrame
         from .media.table import _to_frame
 
         conditions, params = ["run_id = ?", "key = ?"], [run_id, key]
@@ -311,7 +352,7 @@ class Store:
             at = "" if step is None else f" at step {step}"
             raise RunNotFoundError(f"no table {key!r} in run {run_id!r}{at}; SELECT run_id, key, step FROM tables lists them")
         arrow = pq.read_table(io.BytesIO(self.location.get_blob(found[0][0])))
-        return _to_frame(arrow, self.location, decode=False)
+        return MediaFrame.of(_to_frame(arrow, self.location, decode=False), self.location)
 
     def close(self) -> None:
         self._con.close()

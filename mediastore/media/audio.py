@@ -38,6 +38,7 @@ import numpy as np
 
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError
+from . import _display
 from .base import Media, as_array, check_caption, is_number, is_pathlike, read_path, register
 
 __all__ = ["Audio"]
@@ -227,16 +228,18 @@ class Audio(Media):
         return self.num_samples / self.sample_rate
 
     # -- engine contract -------------------------------------------------------------------
-    def _encode(self, location) -> dict[str, Any]:
+    def _stored_bytes(self) -> bytes:
+        """The file as stored: the given file, or the samples encoded (lossless, see the module doc)."""
         if self._file is not None:
-            data = self._file
-        else:
-            sf = _soundfile("Encoding audio")
-            buf = io.BytesIO()
-            sf.write(buf, self._samples, self.sample_rate, format=self.format.upper(), subtype=self.subtype)
-            data = buf.getvalue()
+            return self._file
+        sf = _soundfile("Encoding audio")
+        buf = io.BytesIO()
+        sf.write(buf, self._samples, self.sample_rate, format=self.format.upper(), subtype=self.subtype)
+        return buf.getvalue()
+
+    def _encode(self, location) -> dict[str, Any]:
         return {
-            "blob": location.put_blob(data, _MIME[self.format]),
+            "blob": location.put_blob(self._stored_bytes(), _MIME[self.format]),
             "format": self.format,
             "subtype": self.subtype,
             "sample_rate": self.sample_rate,
@@ -288,13 +291,16 @@ class Audio(Media):
         if self._samples is not None and dtype == str(self._samples.dtype):
             return self._samples.copy()
         sf = _soundfile("Decoding audio")
-        data = self._file
-        if data is None:  # not stored yet: go through the same encoding
-            buf = io.BytesIO()
-            sf.write(buf, self._samples, self.sample_rate, format=self.format.upper(), subtype=self.subtype)
-            data = buf.getvalue()
-        samples, _ = sf.read(io.BytesIO(data), dtype=dtype, always_2d=False)
+        # Not stored yet: go through the same encoding.
+        samples, _ = sf.read(io.BytesIO(self._stored_bytes()), dtype=dtype, always_2d=False)
         return samples
+
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """The browser's player over the stored bytes (a data URI), the caption and a summary."""
+        player = _display.embedded_bytes(self._stored_bytes(), _MIME[self.format], "audio", "audio")
+        fields = {"format": self.format, "sample rate": self.sample_rate, "channels": self.channels, "seconds": f"{self.duration_s:.2f}"}
+        return _display.figure(player + _display.summary_line("audio", fields), self.caption, css_class="ms-audio")
 
     def __repr__(self) -> str:
         extra = f", caption={self.caption!r}" if self.caption else ""

@@ -79,6 +79,26 @@ class Media:
         """What ``run.summary`` keeps for the last item logged under a key."""
         return {"_kind": self.kind}
 
+    # -- Jupyter display (the shared pieces are in _display.py) ------------------------------
+    def _thumbnail_html(self) -> str:
+        """The object in a table cell: its text, unless the type has a small picture of itself."""
+        from . import _display
+
+        return f"<code>{_display.escape(repr(self))}</code>"
+
+    @classmethod
+    def _row_html(cls, row: Mapping[str, Any], location) -> str:
+        """A media cell of a stored table or of a query result, described from its row without
+        reading its bytes (a video cell would embed the whole video). Types whose rows are
+        cheap to decode (images, histograms) show their thumbnail instead."""
+        from . import _display
+
+        blob = row.get("blob")
+        fields = {"caption": text_from_row(row.get("caption"))}
+        if isinstance(blob, Mapping):
+            fields.update(mime=blob.get("mime"), bytes=blob.get("length"))
+        return _display.summary_line(cls.kind, fields)
+
 
 # -- validation helpers shared by the types ------------------------------------------------
 

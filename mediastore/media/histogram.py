@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
+from . import _display
 from .base import Media, as_array, is_null, register
 
 __all__ = ["Histogram", "MAX_BINS", "DEFAULT_BINS"]
@@ -287,6 +288,38 @@ class Histogram(Media):
     def histogram(self) -> tuple[np.ndarray, np.ndarray]:
         """``(counts, edges)``, in ``np.histogram``'s order."""
         return self._counts, self._bins
+
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """A bar chart in inline SVG, bars placed by their edges (bins may differ in width)."""
+        return self._svg(320, 120, labels=True)
+
+    def _thumbnail_html(self) -> str:
+        return self._svg(120, 40, labels=False)
+
+    @classmethod
+    def _row_html(cls, row: Mapping[str, Any], location) -> str:
+        return cls._from_row(row, location)._thumbnail_html()
+
+    def _svg(self, width: int, height: int, *, labels: bool) -> str:
+        edges, heights = self._bins, self._counts.astype(np.float64)
+        top = float(heights.max()) if heights.size and heights.max() > 0 else 1.0
+        span = float(edges[-1] - edges[0]) or 1.0
+        x = (edges - edges[0]) * (width / span)
+        bars = "".join(
+            f'<rect x="{x[i]:.2f}" y="{height - h * height / top:.2f}" width="{max(x[i + 1] - x[i], 0.5):.2f}" '
+            f'height="{h * height / top:.2f}" fill="#1f77b4"><title>[{edges[i]:g}, {edges[i + 1]:g}): {h:g}</title></rect>'
+            for i, h in enumerate(heights)
+        )
+        chart = (
+            f'<svg class="ms-histogram" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'style="background:#fafafa;border-bottom:1px solid #888">{bars}</svg>'
+        )
+        if not labels:
+            return chart
+        kind = "heights" if self._counts.dtype.kind == "f" else "counts"
+        under = _display.summary_line("histogram", {"bins": self.num_bins, "range": f"[{edges[0]:g}, {edges[-1]:g}]", f"max {kind}": f"{top:g}"})
+        return _display.figure(chart + under, None, css_class="ms-histogram")
 
     def __repr__(self) -> str:
         return f"ms.Histogram({self.num_bins} bins over [{self._bins[0]:g}, {self._bins[-1]:g}])"

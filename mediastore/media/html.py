@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
+from . import _display
 from .base import Media, read_path, register
 
 __all__ = ["Html", "DEFAULT_HEAD"]
@@ -176,6 +177,16 @@ class Html(Media):
     def to_bytes(self) -> bytes:
         """The stored HTML as UTF-8 bytes, exactly the blob's content."""
         return self._bytes
+
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """The page in a sandboxed iframe. Its scripts run (charts need them) but in an opaque
+        origin: without ``allow-same-origin`` they cannot reach the notebook, its cookies or its
+        kernel; forms, pop-ups and top navigation stay blocked."""
+        return (
+            f'<iframe class="ms-html" sandbox="allow-scripts" srcdoc="{_display.escape(self._html)}" '
+            f'style="width:100%;max-width:{_display.DISPLAY_SIDE * 2}px;height:320px;border:1px solid #ddd"></iframe>'
+        )
 
     def __repr__(self) -> str:
         return f"ms.Html({len(self._bytes)} bytes, inject={self.inject})"

@@ -22,6 +22,7 @@ import numpy as np
 import PIL.Image
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
+from . import _display
 from .base import (
     Media,
     as_array,
@@ -44,6 +45,10 @@ PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
 _NATURAL_MODE = {1: "L", 3: "RGB", 4: "RGBA"}
 _BOX_CORNERS = ("minX", "maxX", "minY", "maxY")
 _BOX_CENTER = ("middle", "width", "height")
+#: Stored formats a browser shows as they are; others are re-encoded to PNG for display.
+_BROWSER_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+#: Opacity of a mask layer over its image: the picture stays visible under the classes.
+MASK_OPACITY = 0.5
 
 
 def _to_storable_array(array: np.ndarray, mode: str | None) -> np.ndarray:
@@ -451,6 +456,80 @@ class Image(Media):
             out[name] = {"box_data": data, "class_labels": dict(labels)}
         return out
 
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """The picture with each mask as a coloured, semi-transparent layer and each box set as
+        SVG rectangles over it (not burned into the pixels), the caption and a legend."""
+        return self._html(_display.DISPLAY_SIDE, font_size=11, with_legend=True)
+
+    def _thumbnail_html(self) -> str:
+        return self._html(_display.THUMBNAIL_SIDE, font_size=8, with_legend=False)
+
+    @classmethod
+    def _row_html(cls, row: Mapping[str, Any], location) -> str:
+        return cls._from_row(row, location)._thumbnail_html()
+
+    def _picture_uri(self, max_side: int) -> str:
+        mime = _BROWSER_FORMATS.get(self.format)
+        small = max(self.width, self.height) <= max_side and len(self._file or b"") <= _display.MAX_EMBED_BYTES
+        shown_as_is = self._file is not None and mime is not None and self.mode in _display.BROWSER_MODES
+        if shown_as_is and small:
+            return _display.data_uri(self._file, mime)  # the stored bytes as they are
+        return _display.png_data_uri(self.to_pil(), max_side)
+
+    def _html(self, max_side: int, *, font_size: int, with_legend: bool) -> str:
+        width, height = _display.display_size(self.width, self.height, max_side)
+        fill = "position:absolute;left:0;top:0;width:100%;height:100%"
+        # Upscaled small images keep sharp pixels, so a mask edge sits on a pixel edge.
+        rendering = ";image-rendering:pixelated" if width > self.width else ""
+        layers = [
+            f'<img class="ms-picture" src="{self._picture_uri(max(width, height))}" '
+            f'alt="{_display.escape(self.caption or "image")}" style="{fill}{rendering}">'
+        ]
+        legends = []
+        for name, (mask, labels) in self._masks.items():
+            layers.append(
+                f'<img class="ms-mask" data-name="{_display.escape(name)}" src="{_mask_uri(mask, max(width, height))}" '
+                f'alt="mask {_display.escape(name)}" style="{fill};opacity:{MASK_OPACITY}{rendering}">'
+            )
+            legends.append(_display.legend(f"{name} (mask)", {i: l for i, l in labels.items() if i != 0}))
+        for name, (boxes, labels) in self._boxes.items():
+            layers.append(self._boxes_svg(name, boxes, width, height, font_size))
+            legends.append(_display.legend(f"{name} (boxes)", {**labels, **{b["class_id"]: b["label"] for b in boxes}}))
+        body = f'<div class="ms-layers" style="position:relative;width:{width}px;height:{height}px">{"".join(layers)}</div>'
+        return _display.figure(body + ("".join(legends) if with_legend else ""), self.caption, css_class="ms-image")
+
+    def _boxes_svg(self, name: str, boxes: list[dict], width: int, height: int, font_size: int) -> str:
+        """One box set as an SVG layer in display pixels: fractions scale by the display size,
+        pixel coordinates by display size over image size."""
+        shapes = []
+        for box in boxes:
+            sx, sy = (width / self.width, height / self.height) if box["domain"] == "pixel" else (width, height)
+            x, y = box["min_x"] * sx, box["min_y"] * sy
+            w, h = (box["max_x"] - box["min_x"]) * sx, (box["max_y"] - box["min_y"]) * sy
+            colour = "rgb({},{},{})".format(*_display.class_colour(box["class_id"]))
+            scores = box.get("scores") or {}
+            score = " ".join(f"{v:.2f}" if len(scores) == 1 else f"{k}={v:.2f}" for k, v in scores.items())
+            text = " ".join(t for t in (box.get("caption") or box["label"], score) if t)
+            shapes.append(
+                f'<g class="ms-box"><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="none" '
+                f'stroke="{colour}" stroke-width="2"/><text x="{x + 2:.1f}" y="{y + font_size:.1f}" font-size="{font_size}" '
+                f'font-family="sans-serif" fill="{colour}" stroke="white" stroke-width="2" paint-order="stroke">'
+                f"{_display.escape(text)}</text></g>"
+            )
+        return (
+            f'<svg class="ms-boxes" data-name="{_display.escape(name)}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" style="position:absolute;left:0;top:0;overflow:visible">{"".join(shapes)}</svg>'
+        )
+
     def __repr__(self) -> str:
         extra = f", caption={self.caption!r}" if self.caption else ""
         return f"ms.Image({self.width}x{self.height} {self.mode} {self.format}{extra})"
+
+
+def _mask_uri(mask: np.ndarray, max_side: int) -> str:
+    """A mask as an RGBA PNG data URI: each class id in its colour, class 0 transparent."""
+    lut = np.zeros((256, 4), np.uint8)
+    for class_id in range(1, 256):
+        lut[class_id] = (*_display.class_colour(class_id), 255)
+    return _display.png_data_uri(PIL.Image.fromarray(lut[mask]), max_side, resample=PIL.Image.Resampling.NEAREST)

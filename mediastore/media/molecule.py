@@ -20,8 +20,11 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import numpy as np
+
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError
+from . import _display
 from .base import Media, check_caption, file_type_needed, is_pathlike, read_file_object, read_path, register
 
 __all__ = ["Molecule"]
@@ -42,6 +45,11 @@ _MIME = {
     "mol2": "chemical/x-mol2",
     "mmtf": "chemical/x-mmtf",
 }
+#: Atom colours of the 2-D view (CPK convention); other elements are pink.
+_CPK = {
+    "H": (220, 220, 220), "C": (80, 80, 80), "N": (48, 80, 248), "O": (255, 13, 13),
+    "S": (230, 200, 40), "P": (255, 128, 0), "F": (144, 224, 80), "Cl": (31, 240, 31),
+}  # fmt: skip
 _RDKIT_FILE_TYPES = ("mol", "sdf")
 _RDKIT_CLASSES = ("Mol", "RWMol")
 _INSTALL = 'pip install "mediastore[molecule]"'
@@ -392,6 +400,35 @@ class Molecule(Media):
     def file_bytes(self) -> bytes:
         """The stored file's bytes (PDB text for `from_smiles` and `from_rdkit`)."""
         return self._file
+
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _atoms(self) -> tuple[np.ndarray, list[str]] | None:
+        """Coordinates (n, 3) and elements of a PDB or PQR file's ATOM/HETATM records (their
+        fixed columns); None for the other formats."""
+        if self.format not in ("pdb", "pqr"):
+            return None
+        coords, elements = [], []
+        for line in self._file.decode("utf-8", "replace").splitlines():
+            if line.startswith(("ATOM", "HETATM")):
+                try:
+                    coords.append([float(line[30:38]), float(line[38:46]), float(line[46:54])])
+                except ValueError:
+                    continue  # a malformed record is left out of the picture, not fatal
+                element = line[76:78].strip() or line[12:16].strip()[:1]
+                elements.append(element.capitalize())
+        return (np.array(coords), elements) if coords else None
+
+    def _repr_html_(self) -> str:
+        """A summary (format, size, atoms, SMILES) and, for PDB and PQR, a static 2-D view of the
+        atoms (x right, y up) in CPK colours."""
+        atoms = self._atoms()
+        fields = {"format": self.format, "bytes": len(self._file), "atoms": None if atoms is None else len(atoms[1]), "smiles": self.smiles}
+        body = _display.summary_line("Molecule", fields)
+        if atoms is not None:
+            coords, elements = atoms
+            colours = [_CPK.get(e, (255, 20, 147)) for e in elements]
+            body = _display.points_svg(coords[:, :2], colours, 4) + body
+        return _display.figure(body, self.caption, css_class="ms-molecule")
 
     def __repr__(self) -> str:
         extra = f", smiles={self.smiles!r}" if self.smiles else ""

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
+from . import _display
 from .base import (
     Media,
     as_array,
@@ -591,6 +592,31 @@ class Object3D(Media):
     def file_bytes(self) -> bytes | None:
         """The stored file's bytes for objects from files; None for points given as arrays."""
         return self._file
+
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """A summary and, for points, a static top view (x right, y up): dots in their own
+        colour (xyzrgb), their category's colour (xyzc) or blue, and each box's outline."""
+        fields = {
+            "format": self.format, "points": self.num_points, "point format": self.point_format,
+            "boxes": len(self._boxes), "vectors": len(self._vectors), "type": self.type,
+        }  # fmt: skip
+        body = _display.summary_line("Object3D", fields)
+        if self._points is not None or self.format == "pts.json":
+            points = self.to_numpy().astype(np.float64)
+            colours = None
+            if points.shape[1] == 6:
+                colours = [tuple(int(v) for v in rgb) for rgb in points[:, 3:6]]
+            elif points.shape[1] == 4:
+                colours = [_display.class_colour(int(c)) for c in points[:, 3]]
+            outlines = [
+                (np.asarray(b["corners"])[:, :2], tuple(b["color"]), " ".join(
+                    t for t in (b["label"], None if b["score"] is None else f"{b['score']:.2f}") if t
+                ))
+                for b in self._boxes
+            ]
+            body = _display.points_svg(points[:, :2], colours, 1.5, outlines) + body
+        return _display.figure(body, self.caption, css_class="ms-object3d")
 
     def __repr__(self) -> str:
         what = f"{self.num_points} points {self.point_format}" if self.num_points is not None else "model"

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InvalidMediaError, InvalidMediaTypeError
+from . import _display
 from .base import Media, register
 
 __all__ = ["Table"]
@@ -250,6 +251,16 @@ class Table(Media):
 
         arrow = pq.read_table(io.BytesIO(location.get_blob(row["blob"])))
         return cls(dataframe=_to_frame(arrow, location, decode=True))
+
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """The rows as an HTML table, media cells as thumbnails (images with their overlays),
+        at most `_display.MAX_TABLE_ROWS` rows and a note counting the rest."""
+        if self._frame is not None:
+            rows = [list(r) for r in self._frame.head(_display.MAX_TABLE_ROWS).itertuples(index=False, name=None)]
+        else:
+            rows = self._rows[: _display.MAX_TABLE_ROWS]
+        return _display.frame_html(self.columns, rows, note=_display.more_rows(len(self), len(rows)))
 
     def __repr__(self) -> str:
         return f"ms.Table({len(self)} rows x {len(self.columns)} columns {self.columns})"

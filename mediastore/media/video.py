@@ -48,6 +48,7 @@ import numpy as np
 
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError, MediaStoreWarning
+from . import _display
 from .base import Media, as_array, check_caption, float_pixels_to_uint8, is_number, is_pathlike, read_path, register
 
 __all__ = ["Video"]
@@ -391,10 +392,13 @@ class Video(Media):
         self.frames, self.width, self.height = info["frames"], info["width"], info["height"]
 
     # -- engine contract -------------------------------------------------------------------
+    def _stored_bytes(self) -> bytes:
+        """The file as stored: the given file, or the frames encoded in ``format``."""
+        return self._file if self._file is not None else _encode(self._frames, self._rate, self.format)
+
     def _encode(self, location) -> dict[str, Any]:
-        data = self._file if self._file is not None else _encode(self._frames, self._rate, self.format)
         return {
-            "blob": location.put_blob(data, _MIME[self.format]),
+            "blob": location.put_blob(self._stored_bytes(), _MIME[self.format]),
             "format": self.format,
             "codec": self.codec,
             "fps": self.fps,
@@ -450,6 +454,15 @@ class Video(Media):
             with av.open(io.BytesIO(self._file), "r") as container:
                 frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
         return frames if channels_last else frames.transpose(0, 3, 1, 2)
+
+    # -- Jupyter display ---------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        """The browser's player over the stored bytes (a data URI; a GIF as an image, which
+        ``<video>`` does not play), the caption and a summary."""
+        mime = _MIME[self.format]
+        player = _display.embedded_bytes(self._stored_bytes(), mime, "img" if mime.startswith("image/") else "video", "video")
+        fields = {"format": self.format, "codec": self.codec, "frames": self.frames, "size": f"{self.width}x{self.height}", "fps": self.fps}
+        return _display.figure(player + _display.summary_line("video", fields), self.caption, css_class="ms-video")
 
     def __repr__(self) -> str:
         extra = f", caption={self.caption!r}" if self.caption else ""
