@@ -58,7 +58,10 @@ class Store:
         self.location = StoreLocation(uri, storage_options)
         self.uri = self.location.uri
         self._con = duckdb.connect()
-        self._con.execute("SET enable_progress_bar = false")  # a library does not draw on stdout
+        # A library does not draw on stdout. In Jupyter without ipywidgets the bar is off
+        # already and DuckDB refuses the SET (an error at ms.open), so set it only when on.
+        if self._con.sql("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
+            self._con.execute("SET enable_progress_bar = false")
         if not self.location.is_local:
             self._con.register_filesystem(self.location.fs)
         self._catalog = Catalog(self.location)
