@@ -519,7 +519,7 @@ class Image(Media):
             )
         return (
             f'<svg class="ms-boxes" data-name="{_display.escape(name)}" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" style="position:absolute;left:0;top:0;overflow:visible">{"".join(shapes)}</svg>'
+            f'viewBox="0 0 {width} {height}" style="position:absolute;left:0;top:0;overflow:hidden">{"".join(shapes)}</svg>'
         )
 
     def __repr__(self) -> str:
