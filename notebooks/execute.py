@@ -17,6 +17,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOKS = ("quickstart.ipynb", "sql_boxes_masks.ipynb", "team_s3.ipynb")
@@ -53,27 +54,22 @@ def loopback_s3(store: str):
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request on stderr
 
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE")
-    saved = {k: os.environ.get(k) for k in names}
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
-        host, port = server.get_host_and_port()
-        for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
-            os.environ.pop(k, None)
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-            AWS_ENDPOINT_URL=f"http://{host}:{port}",
-        )
-        boto3.client("s3").create_bucket(Bucket=store.removeprefix("s3://").split("/", 1)[0])
-        yield
+        # patch.dict puts the environment back as it was on exit, the popped variables included.
+        with mock.patch.dict(os.environ):
+            host, port = server.get_host_and_port()
+            for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+                os.environ.pop(k, None)
+            os.environ.update(
+                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+                AWS_ENDPOINT_URL=f"http://{host}:{port}",
+            )
+            boto3.client("s3").create_bucket(Bucket=store.removeprefix("s3://").split("/", 1)[0])
+            yield
     finally:
         server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def main(argv: list[str] | None = None) -> int:
