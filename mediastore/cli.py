@@ -44,6 +44,7 @@ def _cmd_demo(args) -> int:
         _print_relation(store.sql(query), 20)
         print()
     print(f'Try: mediastore sql "SELECT key, count(*) FROM scalars GROUP BY key" --store {args.store}')
+    print(f"Look at it: mediastore ui --store {args.store}   (then open http://127.0.0.1:8765/)")
     return 0
 
 
