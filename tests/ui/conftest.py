@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from mediastore.ui import ViewerServer
-from ui_store import build_store
+from ui_store import SCREENSHOTS, build_store
 
 CHROMIUM = os.environ.get("MEDIASTORE_CHROMIUM", "/usr/bin/chromium")
-#: Screenshots of every page the browser tests visit, for people to look at.
-SCREENSHOTS = Path(os.environ.get("MEDIASTORE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "build" / "screenshots"))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ui_store import HOSTILE
+from ui_store import HOSTILE, SCREENSHOTS
 
 
 def wait_until(page, expression: str, timeout: float = 10.0):
@@ -125,12 +125,15 @@ def test_video_plays_from_range_requests(page, viewer_store):
 
 
 def test_point_cloud_is_thinned_to_the_limit_and_rotates(page, viewer_store):
+    ranges = []
+    page.on("request", lambda r: ranges.append(r.headers.get("range")) if r.url.endswith(".npy") else None)
     page.open(run_hash(viewer_store[1]))
     canvas = panel(page, "cloud").locator("canvas[data-kind='pointcloud']")
     canvas.scroll_into_view_if_needed()
     page.wait_for_selector("canvas[data-kind='pointcloud'][data-points-drawn]", timeout=30_000)
     assert int(canvas.get_attribute("data-points-drawn")) == 200_000  # 400,000 thinned to every 2nd
     assert "at most 300,000" in panel(page, "cloud").inner_text()
+    assert len([r for r in ranges if r]) == 3  # the header, then 4.8 MB of points in two 4 MiB ranges
     before, shot = canvas.get_attribute("data-azimuth"), canvas.screenshot()
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -197,3 +200,35 @@ def test_user_text_is_never_markup(page, viewer_store):
     assert page.locator("h1", has_text=HOSTILE).count() == 1
     assert page.locator("img[src='x']").count() == 0
     assert page.title() == "mediastore"
+
+
+def test_a_store_on_s3(browser, s3_server, rgb, request):
+    """The same pages over a bucket: runs, and an image with its mask, streamed from S3."""
+    import uuid
+
+    import numpy as np
+
+    import mediastore as ms
+    from mediastore.ui import ViewerServer
+
+    store = f"s3://mediastore-test/viewer-{uuid.uuid4().hex[:8]}"
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    mask[4:12, 4:20] = 1
+    with ms.init(project="team", store=store, name="on-s3") as run:
+        run.log({"loss": 0.5, "img": ms.Image(rgb, masks={"m": {"mask_data": mask, "class_labels": {1: "car"}}})})
+    server = ViewerServer(store, port=0)
+    server.start()
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(server.url + f"#/p/team/r/{run.run_id}")
+        page.wait_for_selector("canvas[data-mask='m'][data-loaded='1']")
+        assert page.locator(".imgview img").evaluate("img => img.naturalWidth") == rgb.shape[1]
+        alpha = page.locator("canvas[data-mask='m']").evaluate(
+            "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 3 && _ > 0).length")
+        assert alpha == 8 * 16
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 
 import mediastore as ms
+
+#: Screenshots of every page the browser tests visit, for people to look at.
+SCREENSHOTS = Path(os.environ.get("MEDIASTORE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "build" / "screenshots"))
 
 #: A run name that would run script if any page put it into markup.
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'">'
