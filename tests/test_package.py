@@ -25,3 +25,21 @@ def test_errors_derive_from_builtins():
     assert issubclass(ms.BlobNotFoundError, FileNotFoundError)
     assert issubclass(ms.MissingDependencyError, ImportError)
     assert issubclass(ms.MediaFileNotFoundError, FileNotFoundError)
+
+
+def test_the_wheel_carries_the_schemas_and_the_viewer(tmp_path):
+    """What `pip install mediastore` gets: the schema files, and the viewer's page and vendored
+    JavaScript with its licences (an editable install would find them in the checkout anyway)."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(root)], check=True)
+    (wheel,) = tmp_path.glob("mediastore-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "mediastore/_schemas/images.v1.json" in names
+    for name in ("index.html", "app.js", "views.js", "three-views.js", "dom.js", "app.css",
+                 "vendor/three.min.js", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/LICENSES.txt"):
+        assert f"mediastore/ui/static/{name}" in names, name
