@@ -82,7 +82,8 @@ class SchemaMismatchError(MediaStoreError, RuntimeError):
 
 
 class NotAStoreError(MediaStoreError, FileNotFoundError):
-    """The source of a sync holds no mediastore store (no ``_mediastore.json``)."""
+    """A store was expected where there is none (no ``_mediastore.json``): the source of a sync,
+    or the store given to ``mediastore ui``."""
 
 
 class FormatVersionError(MediaStoreError, RuntimeError):

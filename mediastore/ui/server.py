@@ -20,9 +20,9 @@ from importlib import resources
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import BlobNotFoundError, MediaStoreError, RunNotFoundError
+from ..errors import BlobNotFoundError, MediaStoreError, NotAStoreError, RunNotFoundError
 from ..query import Store
-from ..storage import _EXTENSIONS
+from ..storage import _EXTENSIONS, StoreLocation
 from .data import ViewerData, ViewerQueryError
 
 #: A blob's path as put_blob names it: content-addressed, so it never changes.
@@ -259,6 +259,13 @@ class _AnyHost:
 
 def serve(store: str, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False) -> None:
     """Run the viewer until interrupted (``mediastore ui``)."""
+    location = StoreLocation(store)
+    if not location.fs.exists(location.path("_mediastore.json")):
+        # Most likely a mistyped --store: say so rather than show an empty store.
+        raise NotAStoreError(
+            f"{location.uri!r} is not a mediastore store: it has no _mediastore.json; pass the folder or URI "
+            "given to ms.init(store=...) (or run `mediastore demo` to make one)"
+        )
     server = ViewerServer(store, host=host, port=port, verbose=bool(os.environ.get("MEDIASTORE_UI_VERBOSE")))
     print(f"mediastore viewer for {server.store.uri} at {server.url} (Ctrl+C stops it)", flush=True)
     if open_browser:

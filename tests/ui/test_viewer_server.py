@@ -197,3 +197,10 @@ def test_a_new_run_shows_up_once_the_runs_snapshot_expires(tmp_path):
     assert data.run("p", newer.run_id)["run"]["run_id"] == newer.run_id  # its page works at once
     time.sleep(0.6)
     assert data.runs("p")["total"] == 2
+
+
+def test_cli_refuses_a_folder_that_is_not_a_store(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mediastore.cli", "ui", "--store", str(tmp_path / "typo"), "--port", "0"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "is not a mediastore store" in result.stderr and "typo" in result.stderr
