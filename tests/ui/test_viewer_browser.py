@@ -232,3 +232,37 @@ def test_a_store_on_s3(browser, s3_server, rgb, request):
         context.close()
         server.shutdown()
         server.server_close()
+
+
+def test_a_running_run_is_followed(browser, tmp_path, rgb, request):
+    """While a run is being written, its page picks up new steps: the slider at its end moves on."""
+    import mediastore as ms
+    from mediastore.ui import ViewerServer
+
+    store = str(tmp_path / "store")
+    run = ms.init(project="live", store=store, settings=ms.Settings(flush_seconds=0.2, spool_seconds=0.1))
+    server = ViewerServer(store, port=0)
+    server.start()
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        for step in range(3):  # W&B semantics: a step is committed when a later one is logged
+            run.log({"loss": 1.0 / (step + 1), "img": ms.Image(rgb)}, step=step)
+        wait = time.monotonic() + 10
+        while ms.open(store).sql("SELECT count(*) FROM images").fetchall()[0][0] < 2:
+            assert time.monotonic() < wait
+            time.sleep(0.1)
+        page.goto(server.url + f"#/p/live/r/{run.run_id}")
+        page.wait_for_selector("[data-shown-step='1']")
+        assert page.locator("h1 .live").count() == 1
+        run.log({"loss": 0.1, "img": ms.Image(rgb[::-1].copy())}, step=3)  # commits step 2
+        page.wait_for_selector("[data-shown-step='2']", timeout=20_000)  # one or two 5-second polls
+        run.finish()
+        page.wait_for_selector("h1:not(:has(.live))", timeout=20_000)  # finished: the page stops polling
+        page.wait_for_selector("[data-shown-step='3']")  # and shows the last step, written at finish
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        run.finish()  # a second finish does nothing
+        context.close()
+        server.shutdown()
+        server.server_close()

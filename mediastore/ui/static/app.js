@@ -12,6 +12,14 @@ const busy = document.getElementById("busy");
 const PAGE = 50;
 const CHARTS = 24; // scalar keys charted at most on one page; a filter box narrows them
 const DEFAULT_SELECTED = 10;
+const LIVE_MS = 5000; // how often a page with running runs asks for what they logged since
+
+// Refreshers of the current page while it shows running runs; a route change drops them.
+const live = new Set();
+setInterval(() => {
+  if (document.visibilityState !== "visible" || document.body.dataset.ready !== "1") return;
+  for (const refresh of live) refresh().catch(() => {}); // a failed poll is retried at the next tick
+}, LIVE_MS);
 
 function link(text, hash) { return el("a", { href: hash }, text); }
 function projectHash(p) { return `#/p/${encodeURIComponent(p)}`; }
@@ -23,6 +31,7 @@ async function route() {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(query);
   app.replaceChildren();
+  live.clear();
   busy.hidden = false;
   document.body.dataset.ready = "0";
   try {
@@ -69,6 +78,7 @@ async function runsPage(project, params) {
   async function showRuns(firstLoad) {
     const page = await loadRuns(state.q, state.offset);
     if (!page) return;
+    state.running = page.runs.some((r) => r.state === "running");
     page.runs.forEach((r) => state.names.set(r.run_id, r.name || r.run_id));
     if (firstLoad && !state.selected.size) page.runs.slice(0, DEFAULT_SELECTED).forEach((r) => state.selected.add(r.run_id));
     const summaryKeys = [...new Set(page.runs.flatMap((r) => Object.keys(r.summary).filter((k) => typeof r.summary[k] === "number")))].sort().slice(0, 6);
@@ -127,6 +137,7 @@ async function runsPage(project, params) {
   function showError(error) { tableHolder.prepend(errorBox(error)); }
   await showRuns(true);
   await showCharts();
+  live.add(async () => { if (state.running) { await showRuns(false); await showCharts(); } });
 }
 
 // -- one run ---------------------------------------------------------------------------------
@@ -136,18 +147,32 @@ async function runPage(project, runId) {
   setCrumbs(link(project, projectHash(project)), el("span", {}, run.name || runId));
   app.append(el("h1", {}, run.name || runId, " ", el("span", { class: `state-${run.state} muted` }, `(${run.run_id}, ${run.state})`)),
     el("details", {}, el("summary", {}, "config and summary"), el("pre", { class: "json" }, JSON.stringify({ config: run.config, summary: run.summary }, null, 2))));
+  const panels = [];
+  if (run.state === "running") {
+    // Follow the run: new steps extend the charts and the sliders (a slider at its end moves on),
+    // and a new key or the run's end redraws the page.
+    app.querySelector("h1").append(el("span", { class: "muted live" }, ` live, every ${LIVE_MS / 1000} s`));
+    const keysOf = (i) => JSON.stringify([i.scalar_keys, i.media.map((m) => [m.kind, m.key])]);
+    live.add(async () => {
+      const now = await api("run", { project, run: runId });
+      if (now.run.state !== "running" || keysOf(now) !== keysOf(info)) return route();
+      await Promise.all([drawCharts(), ...panels.map((p) => p.refresh())]);
+    });
+  }
+  const charts = el("div", { class: "charts" });
+  const names = new Map([[runId, run.name || runId]]);
+  async function drawCharts() {
+    const all = await Promise.all(info.scalar_keys.slice(0, CHARTS).map((key) => api("series", { project, key, runs: [runId] })));
+    charts.replaceChildren(...all.map((s) => chartView(s.key, s.runs, names, 420)));
+  }
   if (info.scalar_keys.length) {
-    const charts = el("div", { class: "charts" });
     app.append(el("h2", {}, "Scalars"), charts);
-    const names = new Map([[runId, run.name || runId]]);
-    Promise.all(info.scalar_keys.slice(0, CHARTS).map((key) => api("series", { project, key, runs: [runId] })))
-      .then((all) => charts.replaceChildren(...all.map((s) => chartView(s.key, s.runs, names, 420))))
-      .catch((error) => charts.replaceChildren(errorBox(error)));
+    drawCharts().catch((error) => charts.replaceChildren(errorBox(error)));
   }
   if (!info.media.length) { app.append(el("p", { class: "muted" }, "No media logged in this run.")); return; }
   app.append(el("h2", {}, "Media"));
-  const panels = el("div", { class: "panels" });
-  app.append(panels);
+  const grid = el("div", { class: "panels" });
+  app.append(grid);
   for (const m of info.media) {
     const card = el("section", { class: "card", dataset: { kind: m.kind, key: m.key } },
       el("h3", {}, m.key, " ", el("span", { class: "muted" }, `${m.kind}, ${m.items} items over ${m.steps} steps`)));
@@ -155,10 +180,12 @@ async function runPage(project, runId) {
       heatmapView(project, runId, m.key).then((view) => card.append(view)).catch((error) => card.append(errorBox(error)));
     } else {
       card.append(link("compare across runs", compareHash(project, { kind: m.kind, key: m.key, runs: runId })));
-      card.append(stepPanel(project, m.kind, m.key, [runId], (byRun) => itemsView(m.kind, byRun[runId] || [])));
+      const stepper = stepPanel(project, m.kind, m.key, [runId], (byRun) => itemsView(m.kind, byRun[runId] || []));
+      panels.push(stepper);
+      card.append(stepper);
     }
     if (m.kind === "tables" || m.kind === "html" || m.kind === "objects3d" || m.kind === "molecules") card.style.gridColumn = "1 / -1";
-    panels.append(card);
+    grid.append(card);
   }
 }
 
@@ -190,14 +217,27 @@ function stepPanel(project, kind, key, runs, render, initialStep) {
   }
   function move(delta) { slider.value = String(Math.max(0, Math.min(steps.length - 1, Number(slider.value) + delta))); show(); }
   slider.addEventListener("input", show);
-  api("steps", { project, kind, key, runs }).then((found) => {
+  function setSteps(found, at, redraw = true) {
     steps = found;
     slider.max = String(Math.max(0, steps.length - 1));
-    const at = initialStep === undefined ? steps.length - 1 : Math.max(0, steps.findLastIndex((s) => s <= initialStep));
     slider.value = String(at);
     for (const control of panel.querySelectorAll(".stepper button, .stepper input")) control.hidden = steps.length <= 1;
-    if (steps.length) show(); else body.replaceChildren(el("div", { class: "muted" }, "not logged"));
+    if (!steps.length) body.replaceChildren(el("div", { class: "muted" }, "not logged"));
+    else if (redraw) show();
+    else shown.textContent = `step ${steps[at]} (${at + 1}/${steps.length})`;
+  }
+  api("steps", { project, kind, key, runs }).then((found) => {
+    setSteps(found, initialStep === undefined ? found.length - 1 : Math.max(0, found.findLastIndex((s) => s <= initialStep)));
   }).catch((error) => body.replaceChildren(errorBox(error)));
+  // New steps of a running run: a slider at its last step follows them, one elsewhere stays.
+  panel.refresh = async () => {
+    const found = await api("steps", { project, kind, key, runs });
+    if (found.length === steps.length) return;
+    const atEnd = Number(slider.value) === steps.length - 1;
+    const current = steps[Number(slider.value)];
+    // The item shown stays as it is (with its overlay settings) unless the slider follows.
+    setSteps(found, atEnd ? found.length - 1 : Math.max(0, found.indexOf(current)), atEnd);
+  };
   return panel;
 }
 
