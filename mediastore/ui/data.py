@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import MediaStoreError
+from ..media.base import registered_kinds
 from ..query import Store
 
-#: Views whose rows the run page shows under a key (``tables`` are media too: a blob each).
-MEDIA_KINDS = ("images", "videos", "audio", "objects3d", "molecules", "html", "tables")
 #: Line-chart points per run and key: enough for a wide screen, few enough for 100 runs at once.
 SERIES_POINTS = 1000
 #: Steps drawn in a histogram heat map; more are sampled evenly.
@@ -77,8 +76,9 @@ def _with_urls(row: dict) -> dict:
 
 
 def _kind(kind: str) -> str:
-    if kind not in MEDIA_KINDS and kind != "histograms":
-        raise ViewerQueryError(f"unknown media kind {kind!r}; use one of {[*MEDIA_KINDS, 'histograms']}")
+    """A media view's name, checked against the registry (it becomes part of the SQL text)."""
+    if kind not in registered_kinds():
+        raise ViewerQueryError(f"unknown media kind {kind!r}; use one of {registered_kinds()}")
     return kind
 
 

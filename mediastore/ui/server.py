@@ -219,7 +219,28 @@ def _endpoints(data: ViewerData) -> dict[str, Callable[[dict[str, str]], Any]]:
 
 
 class ViewerServer(ThreadingHTTPServer):
-    """The viewer's HTTP server over one store. ``port=0`` picks a free port (see ``url``)."""
+    """The viewer's HTTP server over one store.
+
+    Parameters
+    ----------
+    store : Store or str
+        An open store, or its folder / fsspec URI.
+    host : str, default "127.0.0.1"
+        The address to bind: this machine only by default. ``"0.0.0.0"`` serves the network
+        (there is no login) and then accepts any ``Host`` header.
+    port : int, default 8765
+        0 picks a free port; `url` tells which.
+    verbose : bool, default False
+        Log each request to stderr.
+
+    Examples
+    --------
+    >>> server = ViewerServer("./mediastore-data", port=0)
+    >>> thread = server.start()       # in a notebook or a test; `mediastore ui` blocks instead
+    >>> server.url
+    'http://127.0.0.1:...'
+    >>> server.shutdown()
+    """
 
     daemon_threads = True
 
