@@ -144,6 +144,15 @@ def test_point_cloud_is_thinned_to_the_limit_and_rotates(page, viewer_store):
     assert canvas.screenshot() != shot
 
 
+def test_a_pts_json_scene_in_3d(page, viewer_store):
+    page.open(run_hash(viewer_store[1]))
+    canvas = panel(page, "scene").locator("canvas[data-kind='pointcloud']")
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_selector("section[data-key='scene'] canvas[data-points-drawn]")
+    assert canvas.get_attribute("data-points-drawn") == "50"
+    assert canvas.get_attribute("data-lines") == "13"  # the box's 12 edges and the vector
+
+
 def test_molecule_in_3d(page, viewer_store):
     page.open(run_hash(viewer_store[1]))
     canvas = panel(page, "water").locator("canvas[data-kind='molecule']")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -28,6 +29,16 @@ ESCAPE_HTML = """<p id="p">report</p><script>
 try { window.top.document.title = "escaped"; document.getElementById("p").textContent = "reached the viewer"; }
 catch (e) { document.getElementById("p").textContent = "sandboxed: " + e.name; }
 </script>"""
+
+
+#: A W&B-style .pts.json scene: coloured points (x, y, z, r, g, b), one box, one vector.
+PTS_SCENE = {
+    "type": "lidar/beta",
+    "points": [[x / 10, y / 10, (x + y) / 20, 255, 128, 0] for x in range(10) for y in range(5)],
+    "boxes": [{"corners": [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]],
+               "label": "crate", "color": [0, 255, 0]}],
+    "vectors": [{"start": [0, 0, 0], "end": [1, 1, 1]}],
+}
 
 
 def scene(step: int, rng: np.random.Generator) -> np.ndarray:
@@ -77,6 +88,7 @@ def build_store(root: str) -> list[str]:
                     "water": ms.Molecule(io.StringIO(WATER_PDB), caption="water", file_type="pdb"),
                     "report": ms.Html(ESCAPE_HTML),
                     "samples": table,
+                    "scene": ms.Object3D(io.StringIO(json.dumps(PTS_SCENE)), file_type="pts.json"),
                     "clip": ms.Video(rng.integers(0, 255, (24, 3, 32, 48), dtype=np.uint8), fps=8, format="webm"),
                 }, step=3)
             ids.append(run.run_id)

@@ -102,7 +102,7 @@ export function pointCloudView(item) {
     geometry.setAttribute("color", new THREE.BufferAttribute(colours, 3));
     const points = new THREE.Points(geometry, new THREE.PointsMaterial({ size: 2, sizeAttenuation: false, vertexColors: true }));
     view.scene.add(points);
-    addBoxesAndVectors(view.scene, cloud.boxes || item.boxes || [], cloud.vectors || item.vectors || []);
+    canvas.dataset.lines = String(addBoxesAndVectors(view.scene, cloud.boxes || item.boxes || [], cloud.vectors || item.vectors || []));
     canvas.dataset.pointsDrawn = String(count);
     status.textContent = `${count.toLocaleString()} of ${cloud.rows.toLocaleString()} points drawn` + (stride > 1 ? ` (every ${stride}th: at most ${MAX_POINTS.toLocaleString()})` : "") + "; drag to rotate, scroll to zoom";
     view.frame(points);
@@ -110,7 +110,9 @@ export function pointCloudView(item) {
   return holder;
 }
 
+// Returns the number of line segments drawn.
 function addBoxesAndVectors(scene, boxes, vectors) {
+  let lines = 0;
   for (const b of boxes) {
     const corners = (b.corners || []).map((c) => new THREE.Vector3(...c));
     if (corners.length !== 8) continue;
@@ -122,12 +124,15 @@ function addBoxesAndVectors(scene, boxes, vectors) {
     });
     const c = b.color ? new THREE.Color(b.color[0] / 255, b.color[1] / 255, b.color[2] / 255) : new THREE.Color(0x00ff88);
     scene.add(new THREE.LineSegments(new THREE.BufferGeometry().setFromPoints(segments), new THREE.LineBasicMaterial({ color: c })));
+    lines += segments.length / 2;
   }
   for (const v of vectors) {
     const c = v.color ? new THREE.Color(v.color[0] / 255, v.color[1] / 255, v.color[2] / 255) : new THREE.Color(0xffffff);
     scene.add(new THREE.LineSegments(new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(...(v.start || [0, 0, 0])), new THREE.Vector3(...v.end)]),
       new THREE.LineBasicMaterial({ color: c })));
+    lines += 1;
   }
+  return lines;
 }
 
 // -- molecules -------------------------------------------------------------------------------
