@@ -104,8 +104,8 @@ export function pointCloudView(item) {
     view.scene.add(points);
     canvas.dataset.lines = String(addBoxesAndVectors(view.scene, cloud.boxes || item.boxes || [], cloud.vectors || item.vectors || []));
     canvas.dataset.pointsDrawn = String(count);
-    status.textContent = `${count.toLocaleString()} of ${cloud.rows.toLocaleString()} points drawn` + (stride > 1 ? ` (every ${stride}th: at most ${MAX_POINTS.toLocaleString()})` : "") + "; drag to rotate, scroll to zoom";
-    view.frame(points);
+    status.textContent = `${count.toLocaleString()} of ${cloud.rows.toLocaleString()} points drawn` + (stride > 1 ? ` (1 in ${stride}: at most ${MAX_POINTS.toLocaleString()} are drawn)` : "") + "; drag to rotate, scroll to zoom";
+    view.frame(view.scene); // the points with their boxes and vectors
   })().catch((error) => holder.replaceChildren(errorBox(error)));
   return holder;
 }
