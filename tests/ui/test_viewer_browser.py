@@ -144,20 +144,23 @@ def test_point_cloud_is_thinned_to_the_limit_and_rotates(page, viewer_store):
     assert canvas.screenshot() != shot
 
 
-def test_a_pts_json_scene_in_3d(page, viewer_store):
-    page.open(run_hash(viewer_store[1]))
-    canvas = panel(page, "scene").locator("canvas[data-kind='pointcloud']")
+def drawn_3d(page, ids, key: str, kind: str, done: str):
+    """The 3D canvas of a key on the first run's page, once its `done` attribute is set."""
+    page.open(run_hash(ids))
+    canvas = panel(page, key).locator(f"canvas[data-kind='{kind}']")
     canvas.scroll_into_view_if_needed()
-    page.wait_for_selector("section[data-key='scene'] canvas[data-points-drawn]")
+    page.wait_for_selector(f"section[data-key='{key}'] canvas[{done}]")
+    return canvas
+
+
+def test_a_pts_json_scene_in_3d(page, viewer_store):
+    canvas = drawn_3d(page, viewer_store[1], "scene", "pointcloud", "data-points-drawn")
     assert canvas.get_attribute("data-points-drawn") == "50"
     assert canvas.get_attribute("data-lines") == "13"  # the box's 12 edges and the vector
 
 
 def test_molecule_in_3d(page, viewer_store):
-    page.open(run_hash(viewer_store[1]))
-    canvas = panel(page, "water").locator("canvas[data-kind='molecule']")
-    canvas.scroll_into_view_if_needed()
-    page.wait_for_selector("canvas[data-kind='molecule'][data-atoms]")
+    canvas = drawn_3d(page, viewer_store[1], "water", "molecule", "data-atoms")
     assert canvas.get_attribute("data-atoms") == "3"
     assert canvas.get_attribute("data-bonds") == "2"
 
