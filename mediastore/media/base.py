@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -123,9 +123,22 @@ def read_path(path: Any, what: str) -> bytes:
         return fh.read()
 
 
-def read_file_object(source: Any, what: str, file_type: str) -> tuple[bytes, str]:
-    """The whole content of a file object (text or binary) from its start, and its name for
-    messages. ``file_type`` was checked by the caller: a file object has no extension."""
+def read_source(source: Any, file_type: Any, what: str, choices: Collection[str],
+                format_of_path: Callable[[str], str]) -> tuple[bytes, str, str]:
+    """(bytes, format, name for messages) of a file stored byte for byte in one of ``choices``
+    formats, given by path or as a file object. A path's format is ``file_type`` when given,
+    else ``format_of_path(path)``, which raises for a format outside ``choices``. A file object
+    has no extension to tell its format, so it needs ``file_type``."""
+    if is_pathlike(source):
+        path = os.fspath(source)
+        fmt = format_of_path(path) if file_type is None else _check_file_type(file_type, what, choices)
+        return read_path(path, f"{what} file"), fmt, repr(path)
+    if file_type is None:
+        raise InvalidMediaError(
+            f"{what} got a file object ({type(source).__name__}) without file_type; a file object has no extension "
+            f"to tell its format — pass file_type= one of {list(choices)}"
+        )
+    fmt = _check_file_type(file_type, what, choices)
     if getattr(source, "seekable", lambda: False)():
         source.seek(0)  # W&B reads a file object from its start
     data = source.read()
@@ -133,14 +146,14 @@ def read_file_object(source: Any, what: str, file_type: str) -> tuple[bytes, str
         data = data.encode("utf-8")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidMediaTypeError(f"{what} file object .read() returned {type(data).__name__}; expected bytes or str")
-    return bytes(data), f"({type(source).__name__}, file_type={file_type!r})"
+    return bytes(data), fmt, f"({type(source).__name__}, file_type={fmt!r})"
 
 
-def file_type_needed(what: str, source: Any, choices: Any) -> InvalidMediaError:
-    return InvalidMediaError(
-        f"{what} got a file object ({type(source).__name__}) without file_type; a file object has no extension "
-        f"to tell its format — pass file_type= one of {list(choices)}"
-    )
+def _check_file_type(file_type: Any, what: str, choices: Collection[str]) -> str:
+    normalized = file_type.lower().lstrip(".") if isinstance(file_type, str) else file_type
+    if normalized not in choices:
+        raise InvalidMediaError(f"{what} file_type {file_type!r} is not supported; use one of {list(choices)}")
+    return normalized
 
 
 def float_pixels_to_uint8(array: np.ndarray, what: str, noun: str) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError
 from . import _display
-from .base import Media, check_caption, file_type_needed, is_pathlike, read_file_object, read_path, register
+from .base import Media, check_caption, is_pathlike, read_path, read_source, register
 
 __all__ = ["Molecule"]
 
@@ -65,33 +65,15 @@ def _extension(path: str) -> str:
     return os.path.splitext(path)[1].lower().lstrip(".")
 
 
-def _check_file_type(file_type: Any) -> str:
-    normalized = file_type.lower().lstrip(".") if isinstance(file_type, str) else file_type
-    if normalized not in _MIME:
-        raise InvalidMediaError(f"Molecule file_type {file_type!r} is not supported; use one of {list(_MIME)}")
-    return normalized
-
-
-def _read_source(source: Any, file_type: Any) -> tuple[bytes, str, str]:
-    """(bytes, format, name for messages) of a path or a file object."""
-    if is_pathlike(source):
-        path = os.fspath(source)
-        if file_type is not None:
-            fmt = _check_file_type(file_type)
-        else:
-            fmt = _extension(path)
-            if fmt not in _MIME:
-                raise InvalidMediaError(
-                    f"Molecule file {path!r} has extension {('.' + fmt) if fmt else '(none)'}; supported are the ten "
-                    f"formats {', '.join('.' + t for t in _MIME)} — convert the file, pass file_type=, "
-                    "or for a SMILES string use ms.Molecule.from_smiles"
-                )
-        return read_path(path, "Molecule file"), fmt, repr(path)
-    if file_type is None:
-        raise file_type_needed("Molecule", source, _MIME)
-    fmt = _check_file_type(file_type)
-    data, name = read_file_object(source, "Molecule", fmt)
-    return data, fmt, name
+def _format_of_path(path: str) -> str:
+    fmt = _extension(path)
+    if fmt not in _MIME:
+        raise InvalidMediaError(
+            f"Molecule file {path!r} has extension {('.' + fmt) if fmt else '(none)'}; supported are the ten "
+            f"formats {', '.join('.' + t for t in _MIME)} — convert the file, pass file_type=, "
+            "or for a SMILES string use ms.Molecule.from_smiles"
+        )
+    return fmt
 
 
 def _rdkit(purpose: str):
@@ -215,7 +197,7 @@ class Molecule(Media):
                 f"Molecule takes a file path or a file object, got {type(data_or_path).__name__} — "
                 "for a SMILES string use ms.Molecule.from_smiles, for an RDKit molecule ms.Molecule.from_rdkit"
             )
-        self._file, self.format, name = _read_source(data_or_path, file_type)
+        self._file, self.format, name = read_source(data_or_path, file_type, "Molecule", _MIME, _format_of_path)
         if not self._file:
             raise InvalidMediaError(f"Molecule file {name} is empty; a .{self.format} file needs content")
         self.smiles: str | None = None

@@ -34,12 +34,10 @@ from .base import (
     Media,
     as_array,
     check_caption,
-    file_type_needed,
     is_null,
     is_number,
     is_pathlike,
-    read_file_object,
-    read_path,
+    read_source,
     register,
 )
 
@@ -253,42 +251,15 @@ def _check_scene(scene: Mapping, where: str) -> tuple[np.ndarray, list[dict], li
 # -- files -----------------------------------------------------------------------------------
 
 
-def _file_type_of(name: str) -> str | None:
-    lower = name.lower()
-    if lower.endswith(".pts.json"):
-        return "pts.json"
-    ext = os.path.splitext(lower)[1].lstrip(".")
-    return ext if ext in _FILE_MIME else None
-
-
-def _check_file_type(file_type: Any) -> str:
-    normalized = file_type.lower().lstrip(".") if isinstance(file_type, str) else file_type
-    if normalized not in _FILE_MIME:
+def _format_of_path(path: str) -> str:
+    lower = path.lower()
+    kind = "pts.json" if lower.endswith(".pts.json") else os.path.splitext(lower)[1].lstrip(".")
+    if kind not in _FILE_MIME:
         raise InvalidMediaError(
-            f"Object3D file_type {_short(file_type)} is not supported; use one of {list(_FILE_MIME)}"
+            f"Object3D file {path!r} has an unsupported extension; supported: "
+            f"{', '.join('.' + t for t in _FILE_MIME)} — rename it, or pass file_type="
         )
-    return normalized
-
-
-def _read_source(source: Any, file_type: Any) -> tuple[bytes, str, str]:
-    """(bytes, file type, name for messages) of a path or a file object."""
-    if is_pathlike(source):
-        path = os.fspath(source)
-        if file_type is not None:
-            kind = _check_file_type(file_type)
-        else:
-            kind = _file_type_of(path)
-            if kind is None:
-                raise InvalidMediaError(
-                    f"Object3D file {path!r} has an unsupported extension; supported: "
-                    f"{', '.join('.' + t for t in _FILE_MIME)} — rename it, or pass file_type="
-                )
-        return read_path(path, "Object3D file"), kind, repr(path)
-    if file_type is None:
-        raise file_type_needed("Object3D", source, _FILE_MIME)
-    kind = _check_file_type(file_type)
-    data, name = read_file_object(source, "Object3D", kind)
-    return data, kind, name
+    return kind
 
 
 def _parse_json(data: bytes, name: str, kind: str, layout: str) -> Any:
@@ -388,7 +359,7 @@ class Object3D(Media):
         self.num_points: int | None = None
         self.point_format: str | None = None
         if is_pathlike(data_or_path) or hasattr(data_or_path, "read"):
-            self._file, self.format, name = _read_source(data_or_path, file_type)
+            self._file, self.format, name = read_source(data_or_path, file_type, "Object3D", _FILE_MIME, _format_of_path)
             scene = _check_file(self._file, self.format, name)
             if scene is not None:
                 points, self._boxes, self._vectors, self.type = _check_scene(scene, f"Object3D file {name}")
