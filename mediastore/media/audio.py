@@ -39,7 +39,7 @@ import numpy as np
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError
 from . import _display
-from .base import Media, as_array, check_caption, is_number, is_pathlike, read_path, register
+from .base import Media, as_array, check_caption, is_number, is_pathlike, read_path, register, require_finite
 
 __all__ = ["Audio"]
 
@@ -69,13 +69,7 @@ def _storable(array: np.ndarray) -> np.ndarray:
     """The samples as one of the three stored dtypes (float64 rounds to float32); a private copy."""
     kind = array.dtype.kind
     if kind == "f":
-        finite = np.isfinite(array)
-        if not finite.all():
-            bad = int(array.size - np.count_nonzero(finite))
-            raise InvalidMediaError(
-                f"Audio array has {bad} NaN or infinite sample(s) out of {array.size}; samples must be finite — "
-                "replace them (np.nan_to_num) before logging"
-            )
+        require_finite(array, "Audio", "sample(s)", "samples")
         return np.array(array, dtype=np.float32)
     if kind in "iu":
         if array.dtype in (np.int16, np.int32):

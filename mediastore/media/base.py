@@ -156,16 +156,21 @@ def _check_file_type(file_type: Any, what: str, choices: Collection[str]) -> str
     return normalized
 
 
-def float_pixels_to_uint8(array: np.ndarray, what: str, noun: str) -> np.ndarray:
-    """The documented float rule shared by images and videos: finite values only; all in [0, 1]
-    scale by 255, else all in [-1, 1] map linearly to [0, 255], else clip to [0, 255]; round."""
+def require_finite(array: np.ndarray, what: str, unit: str, noun: str) -> None:
+    """Refuse a float array with NaN or infinite entries, counting them in the message."""
     finite = np.isfinite(array)
     if not finite.all():
         bad = int(array.size - np.count_nonzero(finite))
         raise InvalidMediaError(
-            f"{what} array has {bad} NaN or infinite value(s) out of {array.size}; {noun} must be finite — "
+            f"{what} array has {bad} NaN or infinite {unit} out of {array.size}; {noun} must be finite — "
             "replace them (np.nan_to_num) before logging"
         )
+
+
+def float_pixels_to_uint8(array: np.ndarray, what: str, noun: str) -> np.ndarray:
+    """The documented float rule shared by images and videos: finite values only; all in [0, 1]
+    scale by 255, else all in [-1, 1] map linearly to [0, 255], else clip to [0, 255]; round."""
+    require_finite(array, what, "value(s)", noun)
     lo, hi = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
     if lo >= 0.0 and hi <= 1.0:
         scaled = array * 255.0
