@@ -297,6 +297,39 @@ def long_form(dicts: list[dict[str, float]]) -> tuple[list[int], list[str], list
     return steps, keys, values
 
 
+def scalars_table(dicts: list[dict[str, float]]):
+    """`long_form` as one Arrow table: step int64, key string, value float64."""
+    import pyarrow as pa
+
+    steps, keys, values = long_form(dicts)
+    return pa.table({"step": pa.array(steps, pa.int64()), "key": pa.array(keys, pa.string()), "value": pa.array(values, pa.float64())})
+
+
+def histogram_columns(arrays) -> tuple[list, list]:
+    """The batch writers' histogram logger: ``np.histogram`` per step, edges and counts kept in lists."""
+    import numpy as np
+
+    col_bins, col_counts = [], []
+    for x in arrays:
+        counts, edges = np.histogram(x, bins=HIST_BINS)
+        col_bins.append(edges)
+        col_counts.append(counts)
+    return col_bins, col_counts
+
+
+def histogram_table(arrays):
+    """`histogram_columns` as one Arrow table: step, bins (list of n+1 doubles), counts (list of n int64)."""
+    import numpy as np
+    import pyarrow as pa
+
+    col_bins, col_counts = histogram_columns(arrays)
+    return pa.table({
+        "step": pa.array(np.arange(len(col_bins))),
+        "bins": pa.FixedSizeListArray.from_arrays(np.concatenate(col_bins), HIST_BINS + 1).cast(pa.list_(pa.float64())),
+        "counts": pa.FixedSizeListArray.from_arrays(np.concatenate(col_counts), HIST_BINS).cast(pa.list_(pa.int64())),
+    })
+
+
 def wide(frame):
     """Long (step, key, value) rows to one row per step, one column per key (what
     ``ms.Store.history`` returns)."""

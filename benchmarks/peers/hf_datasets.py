@@ -7,7 +7,7 @@ cache at the worker's temporary folder."""
 
 from __future__ import annotations
 
-from .common import HIST_BINS, KEYS, QUERY_LABEL, QUERY_SCORE, Ctx, check_answer, check_history, long_form, wide
+from .common import KEYS, QUERY_LABEL, QUERY_SCORE, Ctx, check_answer, check_history, histogram_columns, long_form, wide
 
 NAME = "datasets"
 MODULES = ("datasets",)
@@ -92,16 +92,11 @@ def w6(ctx: Ctx, path) -> None:
 
 def w3(ctx: Ctx) -> None:
     import datasets
-    import numpy as np
 
     arrays = ctx.inputs.histograms
     path = str(ctx.root / "histograms")
     with ctx.timed():
-        col_bins, col_counts = [], []
-        for x in arrays:
-            counts, edges = np.histogram(x, bins=HIST_BINS)
-            col_bins.append(edges)
-            col_counts.append(counts)
+        col_bins, col_counts = histogram_columns(arrays)
         datasets.Dataset.from_dict({"step": list(range(len(col_bins))), "bins": col_bins, "counts": col_counts}).save_to_disk(path)
 
 

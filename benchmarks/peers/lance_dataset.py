@@ -6,7 +6,7 @@ Scalars are stored long (step, key, value), mediastore's own layout; W5 pivots t
 
 from __future__ import annotations
 
-from .common import HIST_BINS, KEYS, QUERY_LABEL, QUERY_SCORE, Ctx, box_arrow_type, check_answer, check_history, long_form, png_bytes, wide
+from .common import KEYS, QUERY_LABEL, QUERY_SCORE, Ctx, box_arrow_type, check_answer, check_history, histogram_table, png_bytes, scalars_table, wide
 
 NAME = "lance"
 MODULES = ("lance",)
@@ -32,13 +32,11 @@ def startup(root) -> None:
 
 def w1(ctx: Ctx):
     import lance
-    import pyarrow as pa
 
     dicts = ctx.inputs.scalar_dicts
     path = str(ctx.root / "scalars.lance")
     with ctx.timed():
-        steps, keys, values = long_form(dicts)
-        table = pa.table({"step": pa.array(steps, pa.int64()), "key": pa.array(keys, pa.string()), "value": pa.array(values, pa.float64())})
+        table = scalars_table(dicts)
         lance.write_dataset(table, path)
     return path
 
@@ -90,22 +88,11 @@ def w6(ctx: Ctx, path) -> None:
 
 def w3(ctx: Ctx) -> None:
     import lance
-    import numpy as np
-    import pyarrow as pa
 
     arrays = ctx.inputs.histograms
     path = str(ctx.root / "histograms.lance")
     with ctx.timed():
-        col_bins, col_counts = [], []
-        for x in arrays:
-            counts, edges = np.histogram(x, bins=HIST_BINS)
-            col_bins.append(edges)
-            col_counts.append(counts)
-        table = pa.table({
-            "step": pa.array(np.arange(len(col_bins))),
-            "bins": pa.FixedSizeListArray.from_arrays(np.concatenate(col_bins), HIST_BINS + 1).cast(pa.list_(pa.float64())),
-            "counts": pa.FixedSizeListArray.from_arrays(np.concatenate(col_counts), HIST_BINS).cast(pa.list_(pa.int64())),
-        })
+        table = histogram_table(arrays)
         lance.write_dataset(table, path)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from .common import HIST_BINS, Inputs, long_form, png_bytes
+from .common import HIST_BINS, Inputs, png_bytes, scalars_table
 
 #: name -> (what it measures, unit, the workload it bounds)
 LIMITS = {
@@ -37,8 +37,7 @@ def measure(inputs: Inputs, root) -> dict[str, dict]:
         inputs.load(group)
     images = list(inputs.images)
     hists = inputs.histograms
-    steps, keys, values = long_form(inputs.scalar_dicts)
-    scalars = pa.table({"step": pa.array(steps, pa.int64()), "key": pa.array(keys, pa.string()), "value": pa.array(values, pa.float64())})
+    scalars = scalars_table(inputs.scalar_dicts)
     df = inputs.table
     pool = ThreadPoolExecutor(2)
 

@@ -6,7 +6,7 @@ Everything is inside the timer. Scalars are long (step, key, value), mediastore'
 
 from __future__ import annotations
 
-from .common import HIST_BINS, KEYS, QUERY_LABEL, QUERY_SCORE, Ctx, box_arrow_type, check_answer, check_history, long_form, png_bytes, wide
+from .common import KEYS, QUERY_LABEL, QUERY_SCORE, Ctx, box_arrow_type, check_answer, check_history, histogram_table, png_bytes, scalars_table, wide
 
 NAME = "pyarrow"
 MODULES = ("pyarrow",)
@@ -31,14 +31,12 @@ def startup(root) -> None:
 
 
 def w1(ctx: Ctx):
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     dicts = ctx.inputs.scalar_dicts
     path = str(ctx.root / "scalars.parquet")
     with ctx.timed():
-        steps, keys, values = long_form(dicts)
-        table = pa.table({"step": pa.array(steps, pa.int64()), "key": pa.array(keys, pa.string()), "value": pa.array(values, pa.float64())})
+        table = scalars_table(dicts)
         pq.write_table(table, path, compression="zstd")
     return path
 
@@ -94,23 +92,12 @@ def w6(ctx: Ctx, path) -> None:
 
 
 def w3(ctx: Ctx) -> None:
-    import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     arrays = ctx.inputs.histograms
     path = str(ctx.root / "histograms.parquet")
     with ctx.timed():
-        col_bins, col_counts = [], []
-        for x in arrays:
-            counts, edges = np.histogram(x, bins=HIST_BINS)
-            col_bins.append(edges)
-            col_counts.append(counts)
-        table = pa.table({
-            "step": pa.array(np.arange(len(col_bins))),
-            "bins": pa.FixedSizeListArray.from_arrays(np.concatenate(col_bins), HIST_BINS + 1).cast(pa.list_(pa.float64())),
-            "counts": pa.FixedSizeListArray.from_arrays(np.concatenate(col_counts), HIST_BINS).cast(pa.list_(pa.int64())),
-        })
+        table = histogram_table(arrays)
         pq.write_table(table, path, compression="zstd")
 
 
