@@ -246,7 +246,7 @@ class Run:
             return counts
         new = dict(counts)
         for cls, n in added.items():
-            before, new[cls] = new.get(cls, 0), new.get(cls, 0) + n
+            new[cls] = new.get(cls, 0) + n
             if cls.MAX_PER_STEP is not None and new[cls] > cls.MAX_PER_STEP:
                 raise InvalidLogError(
                     f"{new[cls]} {cls.kind} items at one step of run {self.run_id!r}; the limit is "
@@ -296,8 +296,6 @@ class Run:
     def _publish_records(self, final: dict) -> None:
         """The run's records, with the final one, as one published file replacing the hidden ones
         this writer wrote (compaction of the runs table without reading them back)."""
-        import pyarrow as pa
-
         from .compact import _write_outputs
         from .schema import schema_for
 
@@ -398,8 +396,6 @@ def _records_table(records: list[dict], schema):
 def write_run_record(location: StoreLocation, project: str, run_id: str, token: str, record: dict, *, heartbeat: bool = False) -> str:
     """Write one record of a run (times in microseconds). A heartbeat replaces the writer's
     previous heartbeat (one fixed name); other records get a new name each."""
-    import pyarrow as pa
-
     from .schema import schema_for
 
     schema = schema_for("runs").file_schema
