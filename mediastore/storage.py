@@ -28,6 +28,8 @@ __all__ = ["StoreLocation", "validate_name", "partition_of", "DEFAULT_STORE", "F
 
 DEFAULT_STORE = "./mediastore-data"
 FORMAT_VERSION = 1
+#: The store marker at the root: its presence makes a folder a store; it holds the format version.
+MARKER = "_mediastore.json"
 
 # Names become directory names (project=<p>/run=<r>): no separators, no '=', no '..', no
 # leading dot (hidden files), and short enough for every filesystem and S3 key.
@@ -138,10 +140,17 @@ class StoreLocation:
         return self.path(table, f"project={project}", f"run={run_id}")
 
     # -- the store marker ----------------------------------------------------------------
+    def read_marker(self) -> bytes | None:
+        """The store marker's bytes, or None where there is no store."""
+        try:
+            return self.fs.cat_file(self.path(MARKER))
+        except FileNotFoundError:
+            return None
+
     def ensure_initialized(self) -> None:
-        marker = self.path("_mediastore.json")
-        if self.fs.exists(marker):
-            doc = json.loads(self.fs.cat_file(marker))
+        marker = self.read_marker()
+        if marker is not None:
+            doc = json.loads(marker)
             if int(doc.get("format_version", 0)) > FORMAT_VERSION:
                 raise MediaStoreError(
                     f"the store at {self.uri} has format version {doc['format_version']}, newer than this "
@@ -149,7 +158,7 @@ class StoreLocation:
                 )
             return
         self.fs.makedirs(self.root, exist_ok=True)
-        self.write_bytes(marker, json.dumps({"format_version": FORMAT_VERSION}).encode())
+        self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
 
     # -- atomic writes -------------------------------------------------------------------
     def write_bytes(self, path: str, data: bytes) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .errors import FormatVersionError, InvalidSyncError, InvalidSyncTypeError, MediaStoreError, MediaStoreWarning, NotAStoreError
-from .storage import FORMAT_VERSION, StoreLocation
+from .storage import FORMAT_VERSION, MARKER, StoreLocation
 
 __all__ = [
     "sync",
@@ -45,7 +45,6 @@ __all__ = [
     "main",
 ]
 
-MARKER = "_mediastore.json"
 BLOBS = "blobs"
 #: Parallel copies when either side is an object store: enough to hide per-request latency,
 #: few enough that the bytes in flight (one whole object per worker) stay small.
@@ -249,13 +248,6 @@ def _check_distinct(src: StoreLocation, dst: StoreLocation) -> None:
         )
 
 
-def _read_marker(location: StoreLocation) -> bytes | None:
-    try:
-        return location.fs.cat_file(location.path(MARKER))
-    except FileNotFoundError:
-        return None
-
-
 def _marker_version(location: StoreLocation, data: bytes, side: str) -> int:
     try:
         doc = json.loads(data)
@@ -270,7 +262,7 @@ def _marker_version(location: StoreLocation, data: bytes, side: str) -> int:
 def _check_markers(src: StoreLocation, dst: StoreLocation) -> bytes | None:
     """Check both stores' format versions; return the marker to write at the destination, or
     None when it has one already."""
-    src_marker = _read_marker(src)
+    src_marker = src.read_marker()
     if src_marker is None:
         raise NotAStoreError(
             f"source {src.uri!r} is not a mediastore store: it has no {MARKER}; pass the folder or URI "
@@ -282,7 +274,7 @@ def _check_markers(src: StoreLocation, dst: StoreLocation) -> bytes | None:
             f"source {src.uri!r} has store format version {src_version}, newer than this mediastore "
             f"understands ({FORMAT_VERSION}); upgrade mediastore: pip install -U mediastore"
         )
-    dst_marker = _read_marker(dst)
+    dst_marker = dst.read_marker()
     if dst_marker is None:
         return src_marker
     dst_version = _marker_version(dst, dst_marker, "destination")

@@ -50,6 +50,12 @@ def s3_server():
             os.environ[k] = v
 
 
+@pytest.fixture
+def s3_bucket(s3_server) -> str:
+    """The name of the bucket on the loopback S3 server (tests take a fresh prefix in it)."""
+    return BUCKET
+
+
 @pytest.fixture(params=["local", "memory", "s3"])
 def store_uri(request, tmp_path):
     """A fresh, empty store URI: a local folder, fsspec's in-process memory filesystem, and a
@@ -57,14 +63,22 @@ def store_uri(request, tmp_path):
     if request.param == "local":
         yield str(tmp_path / "store")
     elif request.param == "s3":
-        request.getfixturevalue("s3_server")
-        yield f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"
+        yield f"s3://{request.getfixturevalue('s3_bucket')}/{uuid.uuid4().hex[:12]}"
     else:
         root = f"memory://ms-{uuid.uuid4().hex[:12]}"
         yield root
         fs = fsspec.filesystem("memory")
         if fs.exists(root):
             fs.rm(root, recursive=True)
+
+
+@pytest.fixture(params=["local", "s3"])
+def shared_store_uri(request, tmp_path):
+    """A fresh store several processes (or threads) can share: a local folder, or a prefix in
+    the bucket on the loopback S3 server."""
+    if request.param == "local":
+        return str(tmp_path / "store")
+    return f"s3://{request.getfixturevalue('s3_bucket')}/{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 import mediastore as ms
 from mediastore.catalog import Catalog
@@ -95,15 +94,8 @@ def test_compaction_output_not_yet_complete_is_ignored(local_store):
     assert counts(ms.open(local_store))[0] == 200
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-def test_readers_during_compaction_see_every_row_once(backend, tmp_path, request):
-    if backend == "s3":
-        request.getfixturevalue("s3_server")
-        import uuid
-
-        uri = f"s3://mediastore-test/{uuid.uuid4().hex[:12]}"
-    else:
-        uri = str(tmp_path / "store")
+def test_readers_during_compaction_see_every_row_once(shared_store_uri):
+    uri = shared_store_uri
     log_runs(uri, runs=4, steps=60, **SMALL)
     expected = counts(ms.open(uri))
     errors, seen = [], []

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import pytest
 
@@ -50,13 +49,8 @@ READER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("backend", ["s3", "local"])
-def test_four_writers_and_a_reader(backend, tmp_path, request):
-    if backend == "s3":
-        request.getfixturevalue("s3_server")
-        store = f"s3://mediastore-test/{uuid.uuid4().hex[:12]}"
-    else:
-        store = str(tmp_path / "store")
+def test_four_writers_and_a_reader(shared_store_uri, tmp_path):
+    store = shared_store_uri
     ms.init(project="team", store=store, run_id="setup").finish()  # the store exists before the race
     steps, writers = 300, 4
     stop = tmp_path / "stop"

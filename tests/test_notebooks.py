@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import BUCKET
 
 import mediastore as ms
 
@@ -70,8 +69,8 @@ def test_sql_boxes_masks(tmp_path, monkeypatch):
     assert len(rows) == 3 * 8 * 4 and 0 < printed == expected < len(rows)
 
 
-def test_team_s3(tmp_path, monkeypatch, s3_server):
-    store_uri = f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"
+def test_team_s3(tmp_path, monkeypatch, s3_server, s3_bucket):
+    store_uri = f"s3://{s3_bucket}/{uuid.uuid4().hex[:12]}"
     text, _ = run("team_s3.ipynb", monkeypatch, tmp_path, MEDIASTORE_TEAM_STORE=store_uri)
     assert f"team store: {store_uri}" in text and f"endpoint: {s3_server}" in text
     assert "writers exited with [0, 0, 0]" in text and "runs in the team store: 4" in text

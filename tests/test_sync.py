@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 import pytest
 
 import mediastore as ms
-from conftest import BUCKET
 from mediastore.storage import FORMAT_VERSION, StoreLocation
 from mediastore.sync import (
     FormatVersionError,
@@ -43,8 +42,7 @@ def make_store(request, tmp_path):
         if kind == "local":
             return str(tmp_path / f"store-{name}")
         if kind == "s3":
-            request.getfixturevalue("s3_server")
-            return f"s3://{BUCKET}/sync-{name}"
+            return f"s3://{request.getfixturevalue('s3_bucket')}/sync-{name}"
         assert kind == "memory"
         memory.append(f"memory://sync-{name}")
         return memory[-1]

@@ -10,7 +10,6 @@ import json
 import math
 import threading
 import time
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -49,9 +48,7 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):  # pandas Timestamp, date
+    if hasattr(value, "isoformat"):  # datetime, date, pandas Timestamp
         return value.isoformat()
     if isinstance(value, (bytes, bytearray)):
         return None  # bytes are never sent inline: blobs have their own route
@@ -73,6 +70,13 @@ def _with_urls(row: dict) -> dict:
         if isinstance(mask.get("blob"), dict):
             mask["blob"]["url"] = _blob_url(mask["blob"])
     return out
+
+
+def _parse_json_fields(run: dict) -> dict:
+    """A runs row with its JSON text columns (config, summary) parsed, in place."""
+    for field in ("config", "summary"):
+        run[field] = json.loads(run[field]) if run[field] else {}
+    return run
 
 
 def _kind(kind: str) -> str:
@@ -143,8 +147,7 @@ class ViewerData:
             params + [max(1, min(int(limit), 500)), max(0, int(offset))],
         )
         for row in rows:
-            for field in ("config", "summary"):
-                row[field] = json.loads(row[field]) if row[field] else {}
+            _parse_json_fields(row)
         return {"total": total, "runs": jsonable(rows)}
 
     def scalar_keys(self, project: str, runs: list[str]) -> list[str]:
@@ -176,9 +179,7 @@ class ViewerData:
             found = self._rows("SELECT * FROM runs WHERE project = ? AND run_id = ?", [project, run_id])
         if not found:
             raise ViewerQueryError(f"no run {run_id!r} in project {project!r}")
-        info = found[0]
-        for field in ("config", "summary"):
-            info[field] = json.loads(info[field]) if info[field] else {}
+        info = _parse_json_fields(found[0])
         media = self._rows(
             "SELECT kind, key, count(*) AS items, count(DISTINCT step) AS steps, min(step) AS first_step, "
             "max(step) AS last_step FROM media WHERE project = ? AND run_id = ? GROUP BY kind, key "

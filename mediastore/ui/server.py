@@ -13,6 +13,7 @@ import json
 import mimetypes
 import os
 import re
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,12 +23,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import BlobNotFoundError, MediaStoreError, NotAStoreError, RunNotFoundError
 from ..query import Store
-from ..storage import _EXTENSIONS, StoreLocation
+from ..storage import _EXTENSIONS, MARKER
 from .data import ViewerData, ViewerQueryError
 
 #: A blob's path as put_blob names it: content-addressed, so it never changes.
 _BLOB_PATH = re.compile(r"blobs/[0-9a-f]{2}/[0-9a-f]{62}(\.[a-z0-9]+){0,2}")
-_MIME_OF = {ext: mime for mime, ext in _EXTENSIONS.items()}
+#: (extension, mime) of put_blob's names, longest extension first (".pts.json" before ".json").
+_MIME_OF = sorted(((ext, mime) for mime, ext in _EXTENSIONS.items()), key=lambda pair: -len(pair[0]))
 _CHUNK = 1 << 20
 #: The viewer's own pages: scripts only from itself, logged HTML only inside sandboxed frames.
 _PAGE_POLICY = (
@@ -39,9 +41,9 @@ _STATIC = resources.files("mediastore.ui") / "static"
 
 def _blob_mime(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
-    for ext in sorted(_MIME_OF, key=len, reverse=True):
+    for ext, mime in _MIME_OF:
         if name.endswith(ext):
-            return _MIME_OF[ext]
+            return mime
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
@@ -132,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "not found")
             return
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if mime.startswith("text/") or mime in ("application/javascript", "text/javascript"):
+        if mime.startswith("text/") or mime == "application/javascript":
             mime += "; charset=utf-8"
         self._send(200, resource.read_bytes(), mime, {"Content-Security-Policy": _PAGE_POLICY, "Cache-Control": "no-cache"})
 
@@ -255,8 +257,6 @@ class ViewerServer(ThreadingHTTPServer):
             self.allowed_hosts = _AnyHost()
 
     def handle_error(self, request, client_address) -> None:
-        import sys
-
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return  # a browser that went away mid-request (a seek in a video, a closed tab)
         super().handle_error(request, client_address)
@@ -280,14 +280,14 @@ class _AnyHost:
 
 def serve(store: str, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = False) -> None:
     """Run the viewer until interrupted (``mediastore ui``)."""
-    location = StoreLocation(store)
-    if not location.fs.exists(location.path("_mediastore.json")):
+    opened = Store(store)
+    if opened.location.read_marker() is None:
         # Most likely a mistyped --store: say so rather than show an empty store.
         raise NotAStoreError(
-            f"{location.uri!r} is not a mediastore store: it has no _mediastore.json; pass the folder or URI "
+            f"{opened.uri!r} is not a mediastore store: it has no {MARKER}; pass the folder or URI "
             "given to ms.init(store=...) (or run `mediastore demo` to make one)"
         )
-    server = ViewerServer(store, host=host, port=port, verbose=bool(os.environ.get("MEDIASTORE_UI_VERBOSE")))
+    server = ViewerServer(opened, host=host, port=port, verbose=bool(os.environ.get("MEDIASTORE_UI_VERBOSE")))
     print(f"mediastore viewer for {server.store.uri} at {server.url} (Ctrl+C stops it)", flush=True)
     if open_browser:
         import webbrowser

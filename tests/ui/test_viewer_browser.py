@@ -214,7 +214,7 @@ def test_user_text_is_never_markup(page, viewer_store):
     assert page.title() == "mediastore"
 
 
-def test_a_store_on_s3(browser, s3_server, rgb, request):
+def test_a_store_on_s3(browser, s3_bucket, rgb, request):
     """The same pages over a bucket: runs, and an image with its mask, streamed from S3."""
     import uuid
 
@@ -223,7 +223,7 @@ def test_a_store_on_s3(browser, s3_server, rgb, request):
     import mediastore as ms
     from mediastore.ui import ViewerServer
 
-    store = f"s3://mediastore-test/viewer-{uuid.uuid4().hex[:8]}"
+    store = f"s3://{s3_bucket}/viewer-{uuid.uuid4().hex[:8]}"
     mask = np.zeros(rgb.shape[:2], np.uint8)
     mask[4:12, 4:20] = 1
     with ms.init(project="team", store=store, name="on-s3") as run:
