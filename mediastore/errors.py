@@ -12,6 +12,7 @@ __all__ = [
     "InvalidMediaTypeError",
     "InvalidNameError",
     "InvalidLogError",
+    "InvalidLogValueError",
     "MediaFileNotFoundError",
     "BlobNotFoundError",
     "MissingDependencyError",
@@ -47,6 +48,11 @@ class InvalidNameError(MediaStoreError, ValueError):
 
 class InvalidLogError(MediaStoreError, TypeError):
     """``run.log`` got something that is not a dict of str keys to loggable values."""
+
+
+class InvalidLogValueError(MediaStoreError, ValueError):
+    """``run.log`` got a value of the right type that cannot be stored as it is: a step below 0,
+    an empty key, or more media items at one step than a type's ``MAX_PER_STEP``."""
 
 
 class MediaFileNotFoundError(MediaStoreError, FileNotFoundError):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidLogError, ManyItemsWarning, RunExistsError, RunFinishedError
+from .errors import InvalidLogError, InvalidLogValueError, ManyItemsWarning, RunExistsError, RunFinishedError
 from .media.base import Media
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
@@ -184,8 +184,10 @@ class Run:
         self.writer.raise_pending_error()
         values = _classify(data)  # validates everything before anything is stored
         if step is not None:
-            if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
-                raise InvalidLogError(f"step must be an int >= 0, got {step!r}")
+            if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)):
+                raise InvalidLogError(f"step must be an int >= 0, got {type(step).__name__} {step!r}")
+            if step < 0:
+                raise InvalidLogValueError(f"step must be an int >= 0, got {step!r}")
             step = int(step)
             if step < self._step:
                 self._check_per_step(values, {})
@@ -248,7 +250,7 @@ class Run:
         for cls, n in added.items():
             new[cls] = new.get(cls, 0) + n
             if cls.MAX_PER_STEP is not None and new[cls] > cls.MAX_PER_STEP:
-                raise InvalidLogError(
+                raise InvalidLogValueError(
                     f"{new[cls]} {cls.kind} items at one step of run {self.run_id!r}; the limit is "
                     f"ms.{cls.__name__}.MAX_PER_STEP = {cls.MAX_PER_STEP} ({cls.per_step_reason}) — log fewer per step, "
                     f"or raise it: ms.{cls.__name__}.MAX_PER_STEP = {new[cls]}. Nothing from this call was stored"
@@ -347,7 +349,7 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
         if type(key) is not str:
             raise InvalidLogError(f"run.log keys must be str, got {type(key).__name__} {key!r}; use str(key)")
         if not key:
-            raise InvalidLogError("run.log got an empty key; name every value")
+            raise InvalidLogValueError("run.log got an empty key; name every value")
         full = prefix + key
         if isinstance(value, (bool, int, float, str)):
             out[full] = value

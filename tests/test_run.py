@@ -85,11 +85,13 @@ def test_nan_and_inf_scalars_are_data(store_uri):
     ],
 )
 def test_bad_log_calls_store_nothing(store_uri, rgb, data, message):
+    # A wrong type is an InvalidLogError (a TypeError); an empty key a bad value (a ValueError).
+    error = ms.InvalidLogValueError if data == {"": 1.0} else ms.InvalidLogError
     with ms.init(project="p", store=store_uri) as run:
         bad = dict(data) if isinstance(data, dict) else data
         if isinstance(bad, dict):
             bad = {"img": ms.Image(rgb), "good": 1.0, **bad}  # valid values beside the bad one
-        with pytest.raises(ms.InvalidLogError, match=message):
+        with pytest.raises(error, match=message):
             run.log(bad)
         assert run.step == 0
     store = ms.open(store_uri)
@@ -97,10 +99,10 @@ def test_bad_log_calls_store_nothing(store_uri, rgb, data, message):
     assert store.sql("SELECT count(*) FROM scalars").fetchall() == [(0,)]
 
 
-@pytest.mark.parametrize("step", [-1, 1.5, "3", True])
-def test_bad_step(store_uri, step):
+@pytest.mark.parametrize(("step", "error"), [(-1, ValueError), (1.5, TypeError), ("3", TypeError), (True, TypeError)])
+def test_bad_step(store_uri, step, error):
     with ms.init(project="p", store=store_uri) as run:
-        with pytest.raises(ms.InvalidLogError, match=r"step must be an int >= 0"):
+        with pytest.raises(error, match=r"step must be an int >= 0"):
             run.log({"a": 1.0}, step=step)
     assert scalars(store_uri) == []
 

@@ -215,12 +215,13 @@ def tiny_clips(n):
 
 def test_101_clips_in_one_step_are_refused_and_nothing_is_stored(store_uri):
     assert ms.Audio.MAX_PER_STEP == 100
+    assert issubclass(ms.InvalidLogValueError, ValueError) and not issubclass(ms.InvalidLogValueError, TypeError)
     with ms.init(project="p", store=store_uri) as run:
-        with pytest.raises(ms.InvalidLogError, match=r"101 audio items at one step .* the limit is ms.Audio.MAX_PER_STEP = 100 \(the reference page logs at most 100 audio clips per step\) — log fewer per step, or raise it: ms.Audio.MAX_PER_STEP = 101. Nothing from this call was stored"):
+        with pytest.raises(ms.InvalidLogValueError, match=r"101 audio items at one step .* the limit is ms.Audio.MAX_PER_STEP = 100 \(the reference page logs at most 100 audio clips per step\) — log fewer per step, or raise it: ms.Audio.MAX_PER_STEP = 101. Nothing from this call was stored"):
             run.log({"clips": tiny_clips(101), "loss": 0.5})
         run.log({"clips": tiny_clips(100)})  # the limit itself is fine
         run.log({"more": tiny_clips(60)}, commit=False)
-        with pytest.raises(ms.InvalidLogError, match=r"120 audio items at one step .*the limit is ms.Audio.MAX_PER_STEP = 100 "):
+        with pytest.raises(ms.InvalidLogValueError, match=r"120 audio items at one step .*the limit is ms.Audio.MAX_PER_STEP = 100 "):
             run.log({"others": tiny_clips(60)})  # the same step holds 60 already
     store = ms.open(store_uri)
     assert store.sql("SELECT key, step, count(*) FROM audio GROUP BY ALL ORDER BY ALL").fetchall() == [("clips", 0, 100), ("more", 1, 60)]

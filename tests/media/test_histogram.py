@@ -168,7 +168,7 @@ HEAT_MAP = """
            unnest(range(1, num_bins + 1))          AS bin,
            unnest(list_slice(bins, 1, num_bins))     AS lo,
            unnest(list_slice(bins, 2, num_bins + 1)) AS hi,
-           unnest(counts)                          AS count
+           unnest(coalesce(heights, counts::DOUBLE[])) AS count
     FROM histograms
     WHERE key = 'grads'
     ORDER BY ALL
@@ -191,6 +191,20 @@ def test_heat_map_over_steps_in_sql(store_uri):
     # Every step's cells add up to the values logged at it.
     totals = store.sql("SELECT step, sum(count) FROM (" + HEAT_MAP + ") GROUP BY step ORDER BY step").fetchall()
     assert totals == [(step, 500) for step in data]
+
+
+def test_heat_map_query_covers_density_histograms(store_uri):
+    """density=True stores heights with counts NULL: the README's query still fills every cell."""
+    with ms.init(project="p", store=store_uri) as run:
+        run.log({"grads": ms.Histogram(np.histogram(GRADS, bins=4, density=True))}, step=0)
+        run.log({"grads": ms.Histogram(np.histogram(GRADS, bins=4))}, step=1)
+    rows = ms.open(store_uri).sql(HEAT_MAP).fetchall()
+    heights, edges = np.histogram(GRADS, bins=4, density=True)
+    counts, _ = np.histogram(GRADS, bins=4)
+    assert rows == [(0, b + 1, edges[b], edges[b + 1], heights[b]) for b in range(4)] + [
+        (1, b + 1, edges[b], edges[b + 1], counts[b]) for b in range(4)
+    ]
+    assert all(row[4] is not None for row in rows)
 
 
 def test_pandas_arrow_and_tuple_rows_decode_alike(store_uri):
