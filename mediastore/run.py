@@ -315,20 +315,43 @@ class Run:
         _live_runs.discard(self)
         try:
             self._commit()
-            self.writer.close(publish=self.settings.compact_on_finish)
+            complete = self.writer.close(publish=self.settings.compact_on_finish)
         except BaseException:
             self.state = "crashed"
             self._write_record(finished_at=_now_us())
             raise
         self.state = "crashed" if crashed else "finished"
         self._config_json = self._to_json(self.config, "config")
-        if self.settings.compact_on_finish:
-            from .compact import compact_run
+        if complete:
+            try:
+                if self.settings.compact_on_finish:
+                    from .compact import compact_run
 
-            self._publish_records(self._record(finished_at=_now_us()))
-            compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written))
-        else:
-            self._write_record(finished_at=_now_us())
+                    self._publish_records(self._record(finished_at=_now_us()))
+                    compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written))
+                else:
+                    self._write_record(finished_at=_now_us())
+            except Exception as exc:
+                from .packer import is_transient
+
+                if not is_transient(exc):
+                    raise
+                complete = False
+        if not complete:
+            # The store is unreachable: everything is in the local spool; recovery uploads it
+            # and writes this record, so the run shows finished only once every row is in.
+            from .packer import StorageUnavailableWarning
+
+            self.writer.abandon(self._record(finished_at=_now_us()))
+            warnings.warn(
+                f"run {self.run_id!r} finished, but the store at {self.location.uri} did not take everything within "
+                f"Settings.finish_timeout = {self.settings.finish_timeout} s; the rest waits in the local spool. "
+                "`mediastore recover` (or the next ms.init on this machine) uploads it and marks the run "
+                f"{self.state}; until then it shows as running, then crashed",
+                StorageUnavailableWarning,
+                stacklevel=2,
+            )
+            return
         self.writer.discard_spool()
 
     def __enter__(self) -> "Run":
