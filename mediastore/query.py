@@ -17,7 +17,7 @@ import numpy as np
 from .errors import InvalidMediaError, InvalidQueryError, RunNotFoundError
 from .catalog import Catalog
 from .media.base import media_type, registered_kinds
-from .schema import PARTITION_DIRS, schema_for, table_names
+from .schema import PARTITION_DIRS, schema_for, schema_versions, table_names
 from .storage import StoreLocation, partition_of, validate_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,9 +97,11 @@ class Store:
         elif files:
             listed = ", ".join(_quote(self.location.url(f)) for f in files)
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
-            # No union_by_name: every file of a table is written with its schema file's columns
-            # (it would open every footer at every query; a v2 schema will need a reader for v1).
-            source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}})"
+            # No union_by_name where a table has one schema version: every file has its columns
+            # (it would open every footer at every query). A table with older versions may have
+            # files without the newer columns: those read as NULL.
+            by_name = ", union_by_name = true" if len(schema_versions(table)) > 1 else ""
+            source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}}{by_name})"
         else:
             select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
             source = "WHERE false"
