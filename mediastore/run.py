@@ -40,6 +40,7 @@ import numpy as np
 from .run_config import Config, parse_config
 from .errors import InvalidLogError, ManyItemsWarning, NoRunError, RunExistsError, RunFinishedError
 from .media.base import Media
+from .media.table import Table, is_dataframe
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
 
@@ -164,8 +165,8 @@ class Run:
         ----------
         data : dict
             ``str`` keys; values are numbers or bools (``scalars``), str (``texts``), media
-            objects or lists of them (one row per item, ``idx`` keeps the order), or nested
-            dicts (flattened to ``"outer.inner"`` keys).
+            objects or lists of them (one row per item, ``idx`` keeps the order), pandas
+            DataFrames (logged as ``ms.Table``), or nested dicts (flattened to ``"outer.inner"`` keys).
         step : int, optional
             Where the rows land (>= 0). Default: the current step, which then advances.
         commit : bool, optional
@@ -493,6 +494,8 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
             out[full] = value.item()
         elif type(value).__name__ == "Tensor" and getattr(value, "ndim", None) == 0:
             out[full] = value.item()
+        elif is_dataframe(value):  # W&B logs a DataFrame as a table
+            out[full] = Table(dataframe=value)._prepare()
         elif isinstance(value, Mapping):
             _classify(value, full + ".", out)
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):
