@@ -68,6 +68,15 @@ class Media:
         itself again and returns a snapshot."""
         return self
 
+    def _check_destination(self, project: str, run_id: str, key: str, step: int, *, in_list: bool) -> None:
+        """Called by ``run.log`` on the prepared object before anything of the call is stored:
+        raise if it cannot land at this run, key and step (an incremental table can continue
+        only its own key, forward). Most types land anywhere."""
+
+    def _on_logged(self, project: str, run_id: str, key: str, step: int) -> None:
+        """Called on the prepared object when its row is handed to the writer (after a
+        ``commit=False`` wait, if any): a type that remembers what it logged updates that here."""
+
     def _encode(self, location) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
