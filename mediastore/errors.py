@@ -26,6 +26,8 @@ __all__ = [
     "InvalidSyncTypeError",
     "MediaStoreWarning",
     "ManyItemsWarning",
+    "IgnoredArgumentWarning",
+    "LossyConversionWarning",
 ]
 
 
@@ -104,3 +106,12 @@ class MediaStoreWarning(UserWarning):
 
 class ManyItemsWarning(MediaStoreWarning):
     """More items under one step than the reference page recommends."""
+
+
+class IgnoredArgumentWarning(MediaStoreWarning):
+    """An argument that cannot apply to the input was ignored: a file keeps its own sample rate,
+    frame rate and format (W&B code passes them anyway, so this warns instead of raising)."""
+
+
+class LossyConversionWarning(MediaStoreWarning):
+    """Data was changed to fit the format asked for (``file_type="jpg"`` drops an alpha channel)."""

@@ -31,6 +31,7 @@ import numpy as np
 
 from .errors import InvalidLogError, ManyItemsWarning, RunExistsError, RunFinishedError
 from .media.base import Media
+from .media.image import Image, is_matplotlib
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
 
@@ -359,6 +360,8 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
             out[full] = value.item()
         elif type(value).__name__ == "Tensor" and getattr(value, "ndim", None) == 0:
             out[full] = value.item()
+        elif is_matplotlib(value):  # a figure, or pyplot itself, as W&B logs them: a picture
+            out[full] = Image(value)
         elif isinstance(value, Mapping):
             _classify(value, full + ".", out)
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):
