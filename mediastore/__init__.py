@@ -9,6 +9,7 @@
 from .errors import (
     BlobNotFoundError,
     FormatVersionError,
+    IgnoredArgumentWarning,
     InvalidSyncError,
     InvalidSyncTypeError,
     NotAStoreError,
@@ -17,6 +18,7 @@ from .errors import (
     InvalidMediaTypeError,
     InvalidNameError,
     InvalidQueryError,
+    LossyConversionWarning,
     ManyItemsWarning,
     MediaFileNotFoundError,
     MediaStoreError,
@@ -28,6 +30,7 @@ from .errors import (
     SchemaMismatchError,
 )
 from .media import Audio, Histogram, Html, Image, Media, Molecule, Object3D, Table, Video
+from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
 from .run import Run, init
@@ -45,6 +48,7 @@ __all__ = [
     "Image",
     "Histogram",
     "Object3D",
+    "box3d",
     "Molecule",
     "Video",
     "Audio",
@@ -69,4 +73,6 @@ __all__ = [
     "InvalidSyncTypeError",
     "MediaStoreWarning",
     "ManyItemsWarning",
+    "IgnoredArgumentWarning",
+    "LossyConversionWarning",
 ]
