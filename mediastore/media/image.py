@@ -411,7 +411,8 @@ class Image(Media):
     mode : str, optional
         PIL mode to store an array in (default: L, RGB or RGBA from the channel count). For a
         one-channel array, ``"P"`` keeps values as palette indices and ``"I;16"`` keeps 16-bit
-        values; other modes convert with ``PIL.Image.convert``.
+        values; other modes convert with ``PIL.Image.convert``. A PIL image (or a copied
+        ``ms.Image``) given with ``mode`` is converted to it.
     caption : str, optional
         Shown with the image; stored in the ``caption`` column.
     masks : dict, optional
