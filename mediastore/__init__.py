@@ -9,6 +9,7 @@
 from .errors import (
     BlobNotFoundError,
     FormatVersionError,
+    IgnoredArgumentWarning,
     InvalidSyncError,
     InvalidSyncTypeError,
     NotAStoreError,
@@ -18,6 +19,7 @@ from .errors import (
     InvalidMediaTypeError,
     InvalidNameError,
     InvalidQueryError,
+    LossyConversionWarning,
     ManyItemsWarning,
     MediaFileNotFoundError,
     MediaStoreError,
@@ -33,6 +35,7 @@ from .errors import (
 )
 from .run_config import Config
 from .media import Audio, Histogram, Html, Image, Media, Molecule, Object3D, Table, Video
+from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
 from .run import Run, define_metric, finish, init, log
@@ -54,6 +57,7 @@ __all__ = [
     "Image",
     "Histogram",
     "Object3D",
+    "box3d",
     "Molecule",
     "Video",
     "Audio",
@@ -82,6 +86,8 @@ __all__ = [
     "MediaStoreWarning",
     "ManyItemsWarning",
     "TableLogModeWarning",
+    "IgnoredArgumentWarning",
+    "LossyConversionWarning",
 ]
 
 # `ms.run`, `ms.config` and `ms.summary` follow the current run (W&B's module attributes), so

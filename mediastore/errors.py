@@ -30,6 +30,10 @@ __all__ = [
     "MediaStoreWarning",
     "ManyItemsWarning",
     "TableLogModeWarning",
+
+
+    "IgnoredArgumentWarning",
+    "LossyConversionWarning",
 ]
 
 
@@ -126,3 +130,12 @@ class ManyItemsWarning(MediaStoreWarning):
 class TableLogModeWarning(MediaStoreWarning):
     """An ``ms.Table`` with ``log_mode="IMMUTABLE"`` was logged again after it changed: what is
     logged is its contents when first logged (W&B's rule)."""
+
+
+class IgnoredArgumentWarning(MediaStoreWarning):
+    """An argument that cannot apply to the input was ignored: a file keeps its own sample rate,
+    frame rate and format (W&B code passes them anyway, so this warns instead of raising)."""
+
+
+class LossyConversionWarning(MediaStoreWarning):
+    """Data was changed to fit the format asked for (``file_type="jpg"`` drops an alpha channel)."""

@@ -41,6 +41,7 @@ from .errors import InvalidLogError, InvalidLogValueError, ManyItemsWarning, NoR
 from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
+from .media.image import Image, is_matplotlib
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
 
@@ -521,6 +522,8 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
             out[full] = value.item()
         elif is_dataframe(value):  # W&B logs a DataFrame as a table
             out[full] = Table(dataframe=value)._prepare()
+        elif is_matplotlib(value):  # a figure, or pyplot itself, as W&B logs them: a picture
+            out[full] = Image(value)._prepare()
         elif isinstance(value, Mapping):
             _classify(value, full + ".", out)
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):

@@ -340,7 +340,8 @@ def test_bad_box_sets(rgb, boxes, message):
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        (np.zeros((3, 224, 224)), ms.InvalidMediaError, r"Image array has shape \(3, 224, 224\); expected \(H, W\) or \(H, W, C\) with C in 1, 3, 4 — pass channels last"),
+        (np.zeros((5, 224, 224)), ms.InvalidMediaError, r"Image array has shape \(5, 224, 224\); expected \(H, W\), \(H, W, C\) or \(C, H, W\) with C in 1, 3, 4"),
+        (np.zeros((2, 3, 8, 8)), ms.InvalidMediaError, r"Image got a batch of shape \(2, 3, 8, 8\); .* torchvision.utils.make_grid\(batch\)"),
         (np.zeros((2, 2, 2)), ms.InvalidMediaError, r"shape \(2, 2, 2\)"),
         (np.zeros((5,)), ms.InvalidMediaError, r"shape \(5,\)"),
         (np.zeros((0, 4)), ms.InvalidMediaError, r"an image needs at least one pixel"),
@@ -350,7 +351,7 @@ def test_bad_box_sets(rgb, boxes, message):
         (np.array([[-1, 2]], dtype=np.int16), ms.InvalidMediaError, r"values from -1 to 2"),
         (np.array([[1 + 2j]]), ms.InvalidMediaTypeError, r"Image array has dtype complex128"),
         (np.array([["a"]]), ms.InvalidMediaTypeError, r"dtype <U1"),
-        (12, ms.InvalidMediaTypeError, r"Image takes a numpy array, a PIL image or a file path, got int"),
+        (12, ms.InvalidMediaTypeError, r"Image takes a numpy array, a tensor, a PIL image, a matplotlib figure, an ms.Image or a file path, got int"),
         ("/no/such/file.png", ms.MediaFileNotFoundError, r"Image file '/no/such/file.png' does not exist"),
     ],
 )
