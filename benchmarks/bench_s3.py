@@ -3,7 +3,7 @@ fast as a local folder), side by side in one run, with the S3 requests each oper
 
 Run from the repository root::
 
-    python -m benchmarks.bench_s3                      # 200 runs, +20 ms per request: ~8 min
+    python -m benchmarks.bench_s3                      # 200 runs, +20 ms per request: ~6 min
     python -m benchmarks.bench_s3 --runs 1000 --reps 1
     python -m benchmarks.bench_s3 --runs 20 --steps 50 --images 40 --reps 1   # a ~1 min smoke run
 
