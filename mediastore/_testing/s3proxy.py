@@ -282,7 +282,8 @@ class DelayProxy:
     Notes
     -----
     Counted: every request the proxy read whole, including those it answered with 503 while
-    throttling. Connections it reset during an outage are counted by `dropped` instead.
+    throttling. Connections and requests it reset during an outage are counted by `dropped`
+    instead; a request read before an outage began and reset during its latency is in both.
     """
 
     def __init__(self, upstream: str, *, latency: float = 0.020, host: str = "127.0.0.1", port: int = 0, record: bool = False):
