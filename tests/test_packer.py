@@ -98,7 +98,7 @@ def test_an_outage_or_throttling_loses_nothing(proxied_store_uri, s3_proxy, kind
         run.finish()  # waits for the store: the fault is shorter than Settings.finish_timeout
         timer.join()
     if kind == "outage":
-        assert s3_proxy.dropped() > 0
+        assert s3_proxy.dropped > 0
     assert any(issubclass(w.category, StorageUnavailableWarning) for w in caught), [str(w.message) for w in caught]
     assert slowest < 10.0, f"run.log blocked {slowest:.1f} s"  # it waited on s3fs's retries (32 s) before
     store = ms.open(proxied_store_uri)
