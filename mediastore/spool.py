@@ -143,7 +143,7 @@ def recover(location) -> list[tuple[str, str]]:
 
 
 def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None) -> None:
-    from .run import read_run_record, write_run_record
+    from .records import read_run_record, write_run_record
 
     record = read_run_record(location, project, run_id)
     if record is None or record["state"] != "running":

@@ -56,7 +56,7 @@ LOCAL_WORKERS = 2
 MAX_PASSES = 3
 
 # The few files rewritten in place under one name, so that name and size do not identify their
-# content: a running writer's heartbeat record (run.write_run_record). They are tiny, so they
+# content: a running writer's heartbeat record (records.write_run_record). They are tiny, so they
 # are compared byte for byte.
 _MUTABLE = re.compile(r"^_heartbeat-")
 
