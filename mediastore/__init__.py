@@ -9,6 +9,7 @@
 from .errors import (
     BlobNotFoundError,
     FormatVersionError,
+    IgnoredArgumentWarning,
     InvalidSyncError,
     InvalidSyncTypeError,
     NotAStoreError,
@@ -18,26 +19,36 @@ from .errors import (
     InvalidMediaTypeError,
     InvalidNameError,
     InvalidQueryError,
+    LossyConversionWarning,
     ManyItemsWarning,
     MediaFileNotFoundError,
     MediaStoreError,
     MediaStoreWarning,
     MissingDependencyError,
+    NoRunError,
+    InvalidConfigError,
     RunExistsError,
     RunFinishedError,
     RunNotFoundError,
     SchemaMismatchError,
+    TableLogModeWarning,
 )
+from .run_config import Config
 from .media import Audio, Histogram, Html, Image, Media, Molecule, Object3D, Table, Video
+from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
-from .run import Run, init
+from .run import Run, define_metric, finish, init, log
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "init",
+    "log",
+    "finish",
+    "define_metric",
+    "Config",
     "open",
     "Run",
     "Store",
@@ -46,6 +57,7 @@ __all__ = [
     "Image",
     "Histogram",
     "Object3D",
+    "box3d",
     "Molecule",
     "Video",
     "Audio",
@@ -63,6 +75,8 @@ __all__ = [
     "RunFinishedError",
     "RunExistsError",
     "RunNotFoundError",
+    "NoRunError",
+    "InvalidConfigError",
     "InvalidQueryError",
     "SchemaMismatchError",
     "NotAStoreError",
@@ -71,4 +85,40 @@ __all__ = [
     "InvalidSyncTypeError",
     "MediaStoreWarning",
     "ManyItemsWarning",
+    "TableLogModeWarning",
+    "IgnoredArgumentWarning",
+    "LossyConversionWarning",
 ]
+
+# `ms.run`, `ms.config` and `ms.summary` follow the current run (W&B's module attributes), so
+# they are looked up at each access. The submodule `mediastore.run` stays importable by its full
+# name (`from mediastore.run import ...`); the package attribute is the current run instead.
+del run  # noqa: F821 - the submodule attribute the import above set
+
+
+class _NoCurrentRun:
+    """``ms.config`` / ``ms.summary`` with no current run: any use says to call ``ms.init`` first."""
+
+    def __init__(self, name: str):
+        object.__setattr__(self, "_name", name)
+
+    def _fail(self, *args, **kwargs):
+        from .errors import NoRunError
+
+        raise NoRunError(f"ms.{self._name} was used with no current run; call ms.init(...) first (or use run.{self._name})")
+
+    __getattr__ = __setattr__ = __getitem__ = __setitem__ = __contains__ = __iter__ = __len__ = _fail
+
+    def __repr__(self) -> str:
+        return f"<ms.{self._name}: no current run; call ms.init(...)>"
+
+
+def __getattr__(name: str):
+    from .run import current_run
+
+    if name == "run":
+        return current_run()
+    if name in ("config", "summary"):
+        run = current_run()
+        return _NoCurrentRun(name) if run is None else getattr(run, name)
+    raise AttributeError(f"module 'mediastore' has no attribute {name!r}")

@@ -19,6 +19,8 @@ __all__ = [
     "RunFinishedError",
     "RunExistsError",
     "RunNotFoundError",
+    "NoRunError",
+    "InvalidConfigError",
     "InvalidQueryError",
     "SchemaMismatchError",
     "NotAStoreError",
@@ -27,6 +29,11 @@ __all__ = [
     "InvalidSyncTypeError",
     "MediaStoreWarning",
     "ManyItemsWarning",
+    "TableLogModeWarning",
+
+
+    "IgnoredArgumentWarning",
+    "LossyConversionWarning",
 ]
 
 
@@ -79,6 +86,14 @@ class RunNotFoundError(MediaStoreError, LookupError):
     """No run with this id is in the store."""
 
 
+class NoRunError(MediaStoreError, RuntimeError):
+    """A module-level call (``ms.log``, ``ms.config``, ...) needs a current run and there is none."""
+
+
+class InvalidConfigError(MediaStoreError, TypeError):
+    """A config key or value cannot be stored as JSON (a media object, an arbitrary object)."""
+
+
 class InvalidQueryError(MediaStoreError, ValueError):
     """A query cannot be run as asked (``store.show`` with a ``limit`` that is not an int >= 1)."""
 
@@ -110,3 +125,17 @@ class MediaStoreWarning(UserWarning):
 
 class ManyItemsWarning(MediaStoreWarning):
     """More items under one step than the reference page recommends."""
+
+
+class TableLogModeWarning(MediaStoreWarning):
+    """An ``ms.Table`` with ``log_mode="IMMUTABLE"`` was logged again after it changed: what is
+    logged is its contents when first logged (W&B's rule)."""
+
+
+class IgnoredArgumentWarning(MediaStoreWarning):
+    """An argument that cannot apply to the input was ignored: a file keeps its own sample rate,
+    frame rate and format (W&B code passes them anyway, so this warns instead of raising)."""
+
+
+class LossyConversionWarning(MediaStoreWarning):
+    """Data was changed to fit the format asked for (``file_type="jpg"`` drops an alpha channel)."""

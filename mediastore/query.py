@@ -17,7 +17,7 @@ import numpy as np
 from .errors import InvalidMediaError, InvalidQueryError, RunNotFoundError
 from .catalog import Catalog
 from .media.base import media_type, registered_kinds
-from .schema import PARTITION_DIRS, schema_for, table_names
+from .schema import PARTITION_DIRS, schema_for, schema_versions, table_names
 from .storage import StoreLocation, partition_of, validate_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,9 +106,16 @@ class Store:
         elif files:
             listed = ", ".join(_quote(f) for f in files)
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
-            # No union_by_name: every file of a table is written with its schema file's columns
-            # (it would open every footer at every query; a v2 schema will need a reader for v1).
+            # No union_by_name where a table has one schema version: every file has its columns
+            # (it would open every footer at every query). A table with older versions may have
+            # files without the newer columns: those read as NULL.
             source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}})"
+            if len(schema_versions(table)) > 1:
+                # union_by_name leaves out a column no file has (all files older): a row-less
+                # relation of every column, unioned by name, brings it in as NULL.
+                nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns if n not in schema.partition)
+                source = (f"FROM (SELECT * {source[:-1]}, union_by_name = true) "
+                          f"UNION ALL BY NAME SELECT {nulls} WHERE false)")
         else:
             select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
             source = "WHERE false"
@@ -117,7 +124,9 @@ class Store:
             # The index holds project and run_id as columns (catalog.py): no hive columns.
             listed = ", ".join(_quote(f) for f in index)
             cast = ", ".join(f'CAST("{name}" AS {type_}) AS "{name}"' for name, type_ in columns)
-            body = f"{body} UNION ALL SELECT {cast} FROM read_parquet([{listed}], hive_partitioning = false)"
+            nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns)  # an index of an older schema
+            body = (f"{body} UNION ALL SELECT {cast} FROM (SELECT * FROM read_parquet([{listed}], hive_partitioning = false, "
+                    f"union_by_name = true) UNION ALL BY NAME SELECT {nulls} WHERE false)")
         if table == "runs":
             # One record per state change and heartbeat: the newest wins. A running run whose
             # writer stopped beating (killed, machine lost) shows as crashed.
@@ -188,24 +197,33 @@ class Store:
         with ``project, run_id, step, row`` first. A table column with one of those names is
         renamed with a trailing underscore (``step_``)."""
         logged = self._con.sql(
-            'SELECT key, project, run_id, step, blob.uri, columns FROM main."tables" ORDER BY key, project, run_id, step, idx'
+            'SELECT key, project, run_id, step, idx, blob.uri, columns, first_row, increment_of FROM main."tables" '
+            "ORDER BY key, project, run_id, step, idx, logged_at"
         ).fetchall()
         by_key: dict[str, list] = {}
-        for key, project, run_id, step, uri, columns in logged:
-            by_key.setdefault(key, []).append((project, run_id, step, self.location.url(self.location.path(uri)), columns))
+        increments: dict[tuple, list] = {}  # (key, project, run_id, idx, increment_of) -> [(step, path, first_row)]
+        for key, project, run_id, step, idx, uri, columns, first_row, increment_of in logged:
+            path = self.location.url(self.location.path(uri))
+            if increment_of is None:
+                by_key.setdefault(key, []).append((project, run_id, step, path, 0, columns))
+                continue
+            # An INCREMENTAL table at this step is every increment up to it.
+            chain = increments.setdefault((key, project, run_id, idx, increment_of), [])
+            chain.append((step, path, first_row))
+            by_key.setdefault(key, []).extend((project, run_id, step, p, f, columns) for _, p, f in chain)
         reserved = ("project", "run_id", "step", "row")
         for key, items in by_key.items():
-            paths = sorted({path for *_, path, _ in items})
+            paths = sorted({item[3] for item in items})
             columns: list[str] = []
             for *_, cols in items:
                 columns.extend(c for c in cols if c not in columns)
             select = ", ".join(f'r."{_ident(c)}" AS "{_ident(c + "_" if c in reserved else c)}"' for c in columns)
-            values = ", ".join(f"({_quote(p)}, {_quote(r)}, {int(s)}, {_quote(path)})" for p, r, s, path, _ in items)
+            values = ", ".join(f"({_quote(p)}, {_quote(r)}, {int(s)}, {_quote(path)}, {int(f)})" for p, r, s, path, f, _ in items)
             self._con.execute(
                 f'CREATE OR REPLACE VIEW "tables"."{_ident(key)}" AS '
-                f'SELECT t.project, t.run_id, t.step, r.file_row_number AS "row"{", " + select if select else ""} '
+                f'SELECT t.project, t.run_id, t.step, t.first_row + r.file_row_number AS "row"{", " + select if select else ""} '
                 f"FROM read_parquet([{', '.join(_quote(p) for p in paths)}], filename = true, file_row_number = true, union_by_name = true) AS r "
-                f"JOIN (VALUES {values}) AS t(project, run_id, step, path) ON r.filename = t.path"
+                f"JOIN (VALUES {values}) AS t(project, run_id, step, path, first_row) ON r.filename = t.path"
             )
 
     # -- public API -------------------------------------------------------------------------
@@ -391,6 +409,7 @@ class Store:
         """
         import io
 
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         from .frames import MediaFrame
@@ -404,12 +423,23 @@ class Store:
             conditions.append("step = ?")
             params.append(int(step))
         found = self.sql(
-            f'SELECT blob FROM main."tables" WHERE {" AND ".join(conditions)} ORDER BY step DESC, idx LIMIT 1', params
+            f'SELECT blob, project, step, idx, increment_of FROM main."tables" WHERE {" AND ".join(conditions)} '
+            "ORDER BY step DESC, idx LIMIT 1",
+            params,
         ).fetchall()
         if not found:
             at = "" if step is None else f" at step {step}"
             raise RunNotFoundError(f"no table {key!r} in run {run_id!r}{at}; SELECT run_id, key, step FROM tables lists them")
-        arrow = pq.read_table(io.BytesIO(self.location.get_blob(found[0][0])))
+        blob, found_project, found_step, idx, increment_of = found[0]
+        blobs = [blob]
+        if increment_of is not None:  # an INCREMENTAL table: its increments up to this step, in order
+            blobs = [b for (b,) in self.sql(
+                'SELECT blob FROM main."tables" WHERE project = ? AND run_id = ? AND key = ? AND idx = ? AND increment_of = ? '
+                "AND step <= ? ORDER BY step, logged_at",
+                [found_project, run_id, key, idx, increment_of, found_step],
+            ).fetchall()]
+        parts = [pq.read_table(io.BytesIO(self.location.get_blob(b))) for b in blobs]
+        arrow = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive").replace_schema_metadata(parts[-1].schema.metadata)
         return MediaFrame.of(_to_frame(arrow, self.location, decode=False), self.location)
 
     def close(self) -> None:

@@ -8,6 +8,14 @@ Step rules (W&B's, except one):
 - ``run.log(d, commit=False)``: accumulate into the current step without advancing.
 - **Unlike W&B**, ``step=N`` below the current step is not dropped: the rows are stored at N
   at once, and the current step does not move.
+
+The module-level API (``ms.log``, ``ms.finish``, ``ms.define_metric``, ``ms.run``,
+``ms.config``, ``ms.summary``) acts on the current run: the one the last ``ms.init`` made,
+until it finishes.
+
+Config changes reach the store while the run runs: a change rewrites the run's heartbeat
+record (one fixed name per writer, so no new file) at most once per
+`CONFIG_WRITE_SECONDS`, coalescing the changes of that interval.
 """
 
 from __future__ import annotations
@@ -28,18 +36,27 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidLogError, InvalidLogValueError, ManyItemsWarning, RunExistsError, RunFinishedError
+from .errors import InvalidLogError, InvalidLogValueError, ManyItemsWarning, NoRunError, RunExistsError, RunFinishedError
+from .run_config import Config, parse_config
 from .media.base import Media
+from .media.table import Table, is_dataframe
+from .media.image import Image, is_matplotlib
 from .records import read_run_record, records_table, write_run_record
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
 
-__all__ = ["Run", "init"]
+__all__ = ["Run", "init", "log", "finish", "define_metric", "current_run"]
+
+#: Longest wait before a config change is in the stored run record. Changes within it share
+#: one write: a training script sets many keys in a row, and each write is a PUT on S3.
+CONFIG_WRITE_SECONDS = 1.0
+_METRIC_SUMMARIES = frozenset({"min", "max", "mean", "best", "last", "first", "none", "copy"})
 
 _ALPHABET = string.ascii_lowercase + string.digits
 _SCALAR_TYPES = frozenset({float, int, bool})
 _live_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()
 _uncaught = threading.Event()
+_current: "Run | None" = None  # what ms.log, ms.config, ... act on
 
 
 def _now_us() -> int:
@@ -106,7 +123,9 @@ class Run:
                 )
         self.writer = RunWriter(location, project, run_id, settings, heartbeat=self._beat)
         self.name = name
-        self.config = dict(config)
+        self._record_lock = threading.Lock()  # the heartbeat record is written by two threads
+        self._config_timer: threading.Timer | None = None
+        self._metrics: dict[str, dict[str, Any]] = {}
         self.summary: dict[str, Any] = {}
         self._last: dict[str, Any] = {}  # last value per key: the automatic part of the summary
         self._step = 0
@@ -121,12 +140,15 @@ class Run:
         if previous is not None:
             self.name = name if name is not None else previous["name"]
             if previous["config"]:
-                self.config = {**json.loads(previous["config"]), **self.config}
+                config = {**json.loads(previous["config"]), **config}
+            if previous.get("metrics"):
+                self._metrics = json.loads(previous["metrics"])
             if previous["summary"]:
                 self._last = json.loads(previous["summary"])
             self._started_at = previous["started_at"]
             last = max(x for x in (previous["last_step"], self.writer.steps_on_disk(), -1) if x is not None)
             self._step = last + 1
+        self.config = Config(config, on_change=self._config_changed)
         self._config_json = self._to_json(self.config, "config")
         self._write_record(finished_at=None)
         _live_runs.add(self)
@@ -144,8 +166,8 @@ class Run:
         ----------
         data : dict
             ``str`` keys; values are numbers or bools (``scalars``), str (``texts``), media
-            objects or lists of them (one row per item, ``idx`` keeps the order), or nested
-            dicts (flattened to ``"outer.inner"`` keys).
+            objects or lists of them (one row per item, ``idx`` keeps the order), pandas
+            DataFrames (logged as ``ms.Table``), or nested dicts (flattened to ``"outer.inner"`` keys).
         step : int, optional
             Where the rows land (>= 0). Default: the current step, which then advances.
         commit : bool, optional
@@ -191,8 +213,13 @@ class Run:
             step = int(step)
             if step < self._step:
                 self._check_per_step(values, {})
+                self._check_destinations(values, step)
                 self._emit(step, values, _now_us())
                 return
+            self._check_destinations(values, step)
+        else:
+            self._check_destinations(values, self._step)
+        if step is not None:
             if step > self._step:
                 self._commit()
                 self._step = step
@@ -232,6 +259,7 @@ class Run:
             nbytes = sum(len(t) for t in text_values) + 16 * len(text_keys)
             self.writer.add_values("texts", step, logged_at, tuple(text_keys), tuple(text_values), nbytes)
         for key, idx, item in media:
+            item._on_logged(self.project, self.run_id, key, step)
             self.writer.add_media(step, logged_at, key, idx, item)
         # Media are kept as objects; _jsonable calls _summary() only when a record is written.
         self._last.update(values)
@@ -266,6 +294,105 @@ class Run:
                 )
         return new
 
+    def _check_destinations(self, values: dict[str, Any], step: int) -> None:
+        """Let each media item refuse where it is about to land (before anything is stored)."""
+        for key, value in values.items():
+            if isinstance(value, list):
+                for item in value:
+                    item._check_destination(self.project, self.run_id, key, step, in_list=True)
+            elif isinstance(value, Media):
+                value._check_destination(self.project, self.run_id, key, step, in_list=False)
+
+    # -- config and metrics -----------------------------------------------------------------
+    def _config_changed(self) -> None:
+        """Config changed: validated already; the record follows within CONFIG_WRITE_SECONDS."""
+        self._config_json = self._to_json(self.config, "config")
+        with self._record_lock:
+            if self._config_timer is not None or self._finished:
+                return
+            delay = min(CONFIG_WRITE_SECONDS, self.settings.heartbeat_seconds)
+            self._config_timer = threading.Timer(delay, self._write_changed_record)
+            self._config_timer.daemon = True
+            self._config_timer.start()
+
+    def _write_changed_record(self) -> None:
+        with self._record_lock:
+            self._config_timer = None
+        try:
+            self._beat()
+        except Exception as exc:  # surfaced at the next log or at finish, like a writer error
+            self.writer._error = self.writer._error or exc
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """The `define_metric` definitions, by metric name or glob (a copy)."""
+        return {name: dict(d) for name, d in self._metrics.items()}
+
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> dict[str, Any]:
+        """Declare how a metric is plotted and summarised (W&B's ``define_metric``).
+
+        The definition is stored in the run record, queryable as
+        ``json_extract(metrics, '$."train/*".step_metric')`` in the ``runs`` view, and kept in
+        ``run.metrics``. mediastore stores it and does not act on it: every step is stored
+        anyway, and the summary keeps the last value.
+
+        Parameters
+        ----------
+        name : str
+            A metric name, or a glob ending in ``*`` (``"train/*"``).
+        step_metric : str, optional
+            The metric to use as x axis (Transformers' callback uses ``"train/global_step"``).
+        step_sync : bool, optional
+            Carry the step metric's last value into rows that lack it (W&B's option, stored).
+        hidden : bool, optional
+            Hide the metric from charts (stored).
+        summary : str, optional
+            Comma-separated aggregates: min, max, mean, best, last, first, copy, none (stored).
+        goal : str, optional
+            ``"minimize"`` or ``"maximize"`` (stored).
+        overwrite : bool, optional
+            False merges with an earlier definition of ``name``; default replaces it.
+
+        Returns
+        -------
+        dict
+            The stored definition.
+
+        Raises
+        ------
+        InvalidLogError
+            ``name`` or ``step_metric`` not a non-empty str, an unknown summary or goal.
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidLogError(f"define_metric name must be a non-empty str, got {name!r}")
+        if step_metric is not None and (not isinstance(step_metric, str) or not step_metric):
+            raise InvalidLogError(f"define_metric step_metric must be a metric name (str), got {step_metric!r}")
+        if summary is not None:
+            parts = [p.strip() for p in str(summary).split(",")]
+            unknown = [p for p in parts if p not in _METRIC_SUMMARIES]
+            if not isinstance(summary, str) or unknown:
+                raise InvalidLogError(
+                    f"define_metric summary {summary!r} has {unknown or summary!r}; use comma-separated {sorted(_METRIC_SUMMARIES)}"
+                )
+        if goal is not None and goal not in ("minimize", "maximize"):
+            raise InvalidLogError(f"define_metric goal must be 'minimize' or 'maximize', got {goal!r}")
+        given = {"step_metric": step_metric, "step_sync": step_sync, "hidden": hidden, "summary": summary, "goal": goal}
+        definition = {k: v for k, v in given.items() if v is not None}
+        if overwrite is False and name in self._metrics:
+            definition = {**self._metrics[name], **definition}
+        self._metrics[name] = definition
+        self._config_changed()
+        return dict(definition)
+
     # -- the run record ---------------------------------------------------------------------
     def _to_json(self, value: Any, where: str) -> str:
         return json.dumps(_jsonable(value, where), separators=(",", ":"))
@@ -281,6 +408,7 @@ class Run:
             "updated_at": _now_us(),
             "last_step": self._step - 1 if self._step > 0 else None,
             "heartbeat_seconds": self.settings.heartbeat_seconds,
+            "metrics": self._to_json(self._metrics, "metrics") if self._metrics else None,
         }
 
     def _write_record(self, finished_at: int | None) -> None:
@@ -290,10 +418,11 @@ class Run:
 
     def _beat(self) -> None:
         """Called by the writer's timer thread: a fresh record under one fixed name per writer."""
-        if not self._finished:
-            self._beat_name = write_run_record(
-                self.location, self.project, self.run_id, self.writer.token, self._record(None), heartbeat=True
-            )
+        with self._record_lock:
+            if not self._finished:
+                self._beat_name = write_run_record(
+                    self.location, self.project, self.run_id, self.writer.token, self._record(None), heartbeat=True
+                )
 
     def _publish_records(self, final: dict) -> None:
         """The run's records, with the final one, as one published file replacing the hidden ones
@@ -309,26 +438,56 @@ class Run:
 
     def finish(self, *, crashed: bool = False) -> None:
         """Write everything, then mark the run finished (or crashed). A second call does nothing."""
+        global _current
         if self._finished:
             return
-        self._finished = True
+        with self._record_lock:  # no config write may start after this
+            self._finished = True
+            if self._config_timer is not None:
+                self._config_timer.cancel()
+                self._config_timer = None
         _live_runs.discard(self)
+        if _current is self:
+            _current = None
         try:
             self._commit()
-            self.writer.close(publish=self.settings.compact_on_finish)
+            complete = self.writer.close(publish=self.settings.compact_on_finish)
         except BaseException:
             self.state = "crashed"
             self._write_record(finished_at=_now_us())
             raise
         self.state = "crashed" if crashed else "finished"
         self._config_json = self._to_json(self.config, "config")
-        if self.settings.compact_on_finish:
-            from .compact import compact_run
+        if complete:
+            try:
+                if self.settings.compact_on_finish:
+                    from .compact import compact_run
 
-            self._publish_records(self._record(finished_at=_now_us()))
-            compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written))
-        else:
-            self._write_record(finished_at=_now_us())
+                    self._publish_records(self._record(finished_at=_now_us()))
+                    compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written))
+                else:
+                    self._write_record(finished_at=_now_us())
+            except Exception as exc:
+                from .packer import is_transient
+
+                if not is_transient(exc):
+                    raise
+                complete = False
+        if not complete:
+            # The store is unreachable: everything is in the local spool; recovery uploads it
+            # and writes this record, so the run shows finished only once every row is in.
+            from .packer import StorageUnavailableWarning
+
+            self.writer.abandon(self._record(finished_at=_now_us()))
+            warnings.warn(
+                f"run {self.run_id!r} finished, but the store at {self.location.uri} did not take everything within "
+                f"Settings.finish_timeout = {self.settings.finish_timeout} s; the rest waits in the local spool. "
+                "`mediastore recover` (or the next ms.init on this machine) uploads it and marks the run "
+                f"{self.state}; until then it shows as running, then crashed",
+                StorageUnavailableWarning,
+                stacklevel=2,
+            )
+            return
         self.writer.discard_spool()
 
     def __enter__(self) -> "Run":
@@ -361,6 +520,10 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
             out[full] = value.item()
         elif type(value).__name__ == "Tensor" and getattr(value, "ndim", None) == 0:
             out[full] = value.item()
+        elif is_dataframe(value):  # W&B logs a DataFrame as a table
+            out[full] = Table(dataframe=value)._prepare()
+        elif is_matplotlib(value):  # a figure, or pyplot itself, as W&B logs them: a picture
+            out[full] = Image(value)._prepare()
         elif isinstance(value, Mapping):
             _classify(value, full + ".", out)
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):
@@ -418,16 +581,57 @@ def init(
     validate_name(run_id, "run_id")
     if name is not None and not isinstance(name, str):
         raise InvalidLogError(f"name must be a str, got {type(name).__name__} {name!r}")
-    if config is not None and not isinstance(config, Mapping):
-        config = vars(config) if hasattr(config, "__dict__") else config  # argparse.Namespace, like W&B
-        if not isinstance(config, Mapping):
-            raise InvalidLogError(f"config must be a dict, got {type(config).__name__}")
+    config = parse_config(config)  # a dict, or an argparse.Namespace like W&B
     location = StoreLocation(store if store is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options)
     location.ensure_initialized()
     from .spool import recover
 
     recover(location)  # what killed writers of this store on this machine left in the spool
-    return Run(location, project, run_id, name, dict(config or {}), resume, settings or Settings())
+    global _current
+    run = Run(location, project, run_id, name, config, resume, settings or Settings())
+    _current = run
+    return run
+
+
+def current_run() -> Run | None:
+    """The run ``ms.log`` and the other module-level calls act on: the last ``ms.init``'s, until it finishes."""
+    return _current
+
+
+def _require_run(call: str) -> Run:
+    run = _current
+    if run is None:
+        raise NoRunError(f"{call} was called with no current run; call ms.init(...) first (or use the run it returns)")
+    return run
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """``run.log`` of the current run (W&B's ``wandb.log``).
+
+    Raises
+    ------
+    NoRunError
+        No run is current: call ``ms.init(...)`` first.
+    """
+    _require_run("ms.log").log(data, step=step, commit=commit)
+
+
+def define_metric(name: str, step_metric: str | None = None, **options: Any) -> dict[str, Any]:
+    """``run.define_metric`` of the current run (W&B's ``wandb.define_metric``).
+
+    Raises
+    ------
+    NoRunError
+        No run is current: call ``ms.init(...)`` first.
+    """
+    return _require_run("ms.define_metric").define_metric(name, step_metric=step_metric, **options)
+
+
+def finish() -> None:
+    """Finish the current run; does nothing when there is none (as W&B's ``wandb.finish``)."""
+    run = _current
+    if run is not None:
+        run.finish()
 
 
 def _finish_live_runs() -> None:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .errors import SchemaMismatchError
 
-__all__ = ["TableSchema", "schema_for", "table_names", "SCHEMA_DIR"]
+__all__ = ["TableSchema", "schema_for", "schema_versions", "table_names", "SCHEMA_DIR"]
 
 _PRIMITIVES = {
     "string": pa.string(),
@@ -107,14 +107,25 @@ class TableSchema:
 
 
 @functools.cache
-def _load_all() -> dict[str, TableSchema]:
-    latest: dict[str, TableSchema] = {}
+def _load_versions() -> dict[str, tuple[TableSchema, ...]]:
+    versions: dict[str, list[TableSchema]] = {}
     for path in sorted(SCHEMA_DIR.glob("*.v*.json")):
         doc = json.loads(path.read_text())
         schema = TableSchema(doc["table"], int(doc["version"]), tuple(doc["partition"]), tuple(doc["columns"]))
-        if schema.table not in latest or schema.version > latest[schema.table].version:
-            latest[schema.table] = schema
-    return latest
+        versions.setdefault(schema.table, []).append(schema)
+    return {table: tuple(sorted(found, key=lambda s: s.version)) for table, found in versions.items()}
+
+
+@functools.cache
+def _load_all() -> dict[str, TableSchema]:
+    return {table: found[-1] for table, found in _load_versions().items()}
+
+
+def schema_versions(table: str) -> tuple[TableSchema, ...]:
+    """Every released schema of ``table``, oldest first: files of each may be in a store. A
+    newer version only adds nullable columns at the end, so a reader of the newest reads all."""
+    schema_for(table)  # the error for an unknown table
+    return _load_versions()[table]
 
 
 def schema_for(table: str) -> TableSchema:

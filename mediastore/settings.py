@@ -41,6 +41,21 @@ class Settings:
     compact_on_finish : bool
         Merge the run's files into one per table (or 128 MB parts) when the run finishes.
         Default True: many small files are the main query cost.
+    pack_bytes : int
+        Size at which a pack of small blobs is sealed and uploaded. Default 16 MiB: 1,000
+        128x128 images take 3 or 4 objects, and one pack uploads in well under a second.
+    pack_max_blob : int
+        Blobs of at least this size are stored alone, content-addressed (and then once per
+        store, whichever run logs them). Default 4 MiB: a request is small beside such a blob.
+    upload_workers : int
+        Parallel uploads of packs and blobs. Default 4: hides a bucket's latency, few bytes in flight.
+    max_pending_bytes : int
+        Blob bytes not yet in the store before the encoders, and so ``run.log``, wait. During an
+        outage this much waits in memory and in the spool. Default 1 GiB.
+    finish_timeout : float
+        How long ``finish()`` waits for the store to take the last rows and blobs. Past it, the
+        rest stays in the local spool for ``mediastore recover`` and ``finish()`` returns with a
+        warning. Default 120 s: a bucket's bad minute passes, a lost network does not hang a job.
     """
 
     flush_rows: int = 100_000
@@ -53,3 +68,8 @@ class Settings:
     heartbeat_seconds: float = 30.0
     publish_rows: int = 100_000
     compact_on_finish: bool = True
+    pack_bytes: int = 16 * 1024 * 1024
+    pack_max_blob: int = 4 * 1024 * 1024
+    upload_workers: int = 4
+    max_pending_bytes: int = 1024 * 1024 * 1024
+    finish_timeout: float = 120.0

@@ -7,12 +7,16 @@ files; the spool covers the gap. Layout::
     <spool root>/<store key>/<project>/<run>/<writer token>/
         owner.json                        pid, host, process start time, store URI
         <table>-<batch>-<part>.pkl        rows of one batch, in order
+        blobs/                            packs and blobs not yet uploaded (object stores)
+        final.json                        the run's last record, when finish() gave up waiting
 
 A batch becomes exactly one Parquet file named ``_<first>-<last>-<token>-<batch>.parquet``;
 recovery writes a batch only when no file of that token and batch exists (or was compacted
 away), so recovering twice, or after the writer managed to write, never duplicates a row.
 A killed process's spool is recovered by the next ``ms.init`` on the same machine and store,
-or by ``mediastore recover``. The spool survives a killed process, not a lost disk.
+or by ``mediastore recover``; so is the spool of a run whose ``finish()`` gave up waiting for
+an unreachable store (``final.json``): recovery uploads its blobs, then its rows, then gives
+the run its final state. The spool survives a killed process, not a lost disk.
 """
 
 from __future__ import annotations
@@ -77,6 +81,17 @@ class RunSpool:
         payload = pickle.dumps((kind, items), protocol=pickle.HIGHEST_PROTOCOL)
         self._write(self.dir / f"{table}-{batch:06d}-{part:06d}.pkl", payload)
 
+    @property
+    def blob_dir(self) -> Path:
+        return self.dir / "blobs"
+
+    def abandon(self, final_record: dict) -> None:
+        """The writer stops waiting for the store: leave everything for recovery, which then
+        writes ``final_record`` (the run's finished or crashed state) once the rows are in."""
+        self._write(self.dir / "final.json", json.dumps(final_record).encode())
+        owner = json.loads((self.dir / "owner.json").read_text())
+        self._write(self.dir / "owner.json", json.dumps({**owner, "abandoned": True}).encode())
+
     def written(self, table: str, batch: int) -> None:
         """The batch is in the store as Parquet: its spool parts can go."""
         for path in self.dir.glob(f"{table}-{batch:06d}-*.pkl"):
@@ -87,6 +102,8 @@ class RunSpool:
 
 
 def _owner_alive(owner: dict) -> bool:
+    if owner.get("abandoned"):
+        return False  # its writer finished without the store: nobody writes it any more
     if owner.get("host") != socket.gethostname():
         return True  # another machine's spool on a shared disk: not ours to judge
     start = _process_start(int(owner["pid"]))
@@ -94,10 +111,14 @@ def _owner_alive(owner: dict) -> bool:
 
 
 def recover(location) -> list[tuple[str, str]]:
-    """Write the spooled rows of every dead writer of this store on this machine, mark their
-    runs crashed, and remove their spools. Returns the (project, run_id) recovered."""
+    """Write the spooled blobs and rows of every dead (or finished but unuploaded) writer of
+    this store on this machine, give their runs their final state (crashed, unless the writer
+    had finished), and remove their spools. Returns the (project, run_id) recovered. A spool
+    the store does not take now (an outage) is left for the next try, with a warning."""
+    import warnings
+
     from .catalog import Catalog
-    from .writer import Batch, write_batch
+    from .packer import StorageUnavailableWarning, is_transient
 
     root = spool_root() / store_key(location)
     if not root.is_dir():
@@ -119,27 +140,60 @@ def recover(location) -> list[tuple[str, str]]:
         except OSError:
             continue
         run_id, project = directory.parent.name, directory.parent.parent.name
-        batches: dict[tuple[str, int], Batch] = {}
-        for part in sorted(directory.glob("*.pkl")):
-            table, batch, _ = part.stem.rsplit("-", 2)
-            kind, items = pickle.loads(part.read_bytes())
-            b = batches.setdefault((table, int(batch)), Batch(int(batch)))
-            b.extend(kind, items)
-        last_step = None
-        for (table, batch), b in sorted(batches.items()):
-            names = catalog.names_ever_written(table, project, run_id)
-            if any(n.endswith(f"{token}-{batch:06d}.parquet") for n in names):
-                continue  # the writer wrote this batch (hidden, or published as m<token>) before it died
-            steps = write_batch(location, project, run_id, token, table, b)
-            if steps is not None:
-                last_step = max(last_step or 0, steps[1])
-        _mark_crashed(location, project, run_id, token, last_step)
+        try:
+            _recover_one(location, catalog, directory, project, run_id, token)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            directory.rename(directory.with_name(token))  # for the next try
+            warnings.warn(
+                f"could not recover run {project}/{run_id} from the spool now ({type(exc).__name__}: {exc}); "
+                "it stays in the spool for the next ms.init or `mediastore recover`",
+                StorageUnavailableWarning,
+                stacklevel=2,
+            )
+            continue
         shutil.rmtree(directory, ignore_errors=True)
-        from .compact import compact_run
-
-        compact_run(location, project, run_id, catalog=catalog)  # publish it for other engines
         recovered.append((project, run_id))
     return recovered
+
+
+def _recover_one(location, catalog, directory: Path, project: str, run_id: str, token: str) -> None:
+    from .compact import compact_run
+    from .packer import upload_spooled_blobs
+    from .writer import Batch, write_batch
+
+    upload_spooled_blobs(location, directory / "blobs")  # blobs before the rows that point at them
+    batches: dict[tuple[str, int], Batch] = {}
+    for part in sorted(directory.glob("*.pkl")):
+        table, batch, _ = part.stem.rsplit("-", 2)
+        kind, items = pickle.loads(part.read_bytes())
+        b = batches.setdefault((table, int(batch)), Batch(int(batch)))
+        b.extend(kind, items)
+    last_step = None
+    for (table, batch), b in sorted(batches.items()):
+        names = catalog.names_ever_written(table, project, run_id)
+        if any(n.endswith(f"{token}-{batch:06d}.parquet") for n in names):
+            continue  # the writer wrote this batch (hidden, or published as m<token>) before it died
+        steps = write_batch(location, project, run_id, token, table, b)
+        if steps is not None:
+            last_step = max(last_step or 0, steps[1])
+    final = directory / "final.json"
+    if final.exists():
+        from .records import write_run_record
+
+        record = json.loads(final.read_text())
+        record["updated_at"] = max(record["updated_at"], _now_us())
+        write_run_record(location, project, run_id, token, record)
+    else:
+        _mark_crashed(location, project, run_id, token, last_step)
+    compact_run(location, project, run_id, catalog=catalog)  # publish it for other engines
+
+
+def _now_us() -> int:
+    import time
+
+    return time.time_ns() // 1000
 
 
 def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None) -> None:

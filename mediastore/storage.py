@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
 
-__all__ = ["StoreLocation", "validate_name", "partition_of", "DEFAULT_STORE", "FORMAT_VERSION"]
+__all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "DEFAULT_STORE", "FORMAT_VERSION"]
 
 DEFAULT_STORE = "./mediastore-data"
 #: 1: rows and blobs. 2 (adds to 1, which it reads as it is): the runs index,
@@ -81,6 +81,11 @@ def validate_name(value: Any, what: str) -> str:
             "starting with a letter, digit or '_', without '..' (it becomes a directory name)"
         )
     return value
+
+
+def blob_path(digest: str, mime: str) -> str:
+    """The content-addressed path of a blob stored alone, relative to the store root."""
+    return f"blobs/{digest[:2]}/{digest[2:]}{_EXTENSIONS.get(mime, '.bin')}"
 
 
 def partition_of(path: str) -> tuple[str, str]:
@@ -207,6 +212,29 @@ class StoreLocation:
             # One PUT: object stores show an object whole or not at all.
             self.fs.pipe_file(path, data)
 
+    def create_bytes(self, path: str, data: bytes) -> bool:
+        """Write a whole object only if nothing is at ``path`` yet (one create-only request on
+        an object store, ``If-None-Match: *``); False if something was. For content-addressed
+        names, where what is there already is the same bytes."""
+        if self.is_local:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            directory, name = os.path.split(path)
+            tmp = os.path.join(directory, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            try:
+                os.link(tmp, path)  # fails if the name exists: the local create-only
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+        try:
+            self.fs.pipe_file(path, data, mode="create")
+            return True
+        except FileExistsError:
+            return False
+
     def write_parquet(self, path: str, table: pa.Table) -> None:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd", write_statistics=True)
@@ -221,13 +249,12 @@ class StoreLocation:
 
     # -- blobs ---------------------------------------------------------------------------
     def put_blob(self, data: bytes, mime: str) -> dict:
-        """Store bytes content-addressed; the same bytes are stored once. Returns a blob struct."""
+        """Store bytes alone, content-addressed, at once (a run's writer packs them instead, see
+        packer.py); the same bytes are stored once. Returns a blob struct."""
         digest = hashlib.sha256(data).hexdigest()
-        rel = f"blobs/{digest[:2]}/{digest[2:]}{_EXTENSIONS.get(mime, '.bin')}"
+        rel = blob_path(digest, mime)
         if digest not in self._known_blobs:
-            full = self.path(rel)
-            if not self.fs.exists(full):
-                self.write_bytes(full, data)
+            self.create_bytes(self.path(rel), data)
             with self._lock:
                 self._known_blobs.add(digest)
         return {"uri": rel, "offset": 0, "length": len(data), "sha256": digest, "mime": mime}

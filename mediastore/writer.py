@@ -2,8 +2,11 @@
 what is buffered to the local disk, and writes each batch as one Parquet file of a step range.
 
 Knows no media type: a media item is anything with ``kind`` and ``_encode(location)``.
-Blobs are written by the encode workers before the rows that point at them are spooled or
-flushed.
+Encoders hand their blobs to the packer (packer.py), which uploads them in the background; a
+batch with media rows waits for its blobs to be in the store before its Parquet is written.
+A write that fails for the store's sake (network, throttling) is retried with backoff in the
+background: ``run.log`` never raises for it, and every row stays in the local spool until it
+is written.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError  # the built-in one only from 3.11
 
 import numpy as np
 import pyarrow as pa
 
+from .packer import BlobPacker, BlobSink, is_transient, retrying
 from .schema import schema_for, table_names
 from .settings import Settings
 from .storage import StoreLocation
@@ -141,6 +146,16 @@ class RunWriter:
         self._publish_last = False
         self._error: BaseException | None = None
         self._spool = RunSpool(location, project, run_id, self._token) if settings.spool_seconds > 0 else None
+        self.packer = BlobPacker(
+            location,
+            pack_bytes=settings.pack_bytes,
+            max_blob=settings.pack_max_blob,
+            workers=settings.upload_workers,
+            max_pending=settings.max_pending_bytes,
+            spool_dir=self._spool.blob_dir if self._spool else None,
+        )
+        self._sink = BlobSink(location, self.packer)
+        self.complete = True  # False when close() gave up with rows left in the spool
         self._heartbeat = heartbeat
         self._closed = threading.Event()
         self._timer = threading.Thread(target=self._tick, name="mediastore-timer", daemon=True)
@@ -174,11 +189,11 @@ class RunWriter:
         """One media row; its encoding starts now on a worker. Waits while too many are queued."""
         self.raise_pending_error()
         if item.ENCODE_INLINE:
-            encoded = item._encode(self.location)  # the row itself: no hand-off, no Future
+            encoded = item._encode(self._sink)  # the row itself: no hand-off, no Future
         else:
             self._slots.acquire()
             try:
-                encoded = self._encoders.submit(item._encode, self.location)
+                encoded = self._encoders.submit(item._encode, self._sink)
             except BaseException:
                 self._slots.release()
                 raise
@@ -216,43 +231,72 @@ class RunWriter:
                     self.flush(name)
                 if self._heartbeat and now - last_beat >= self.settings.heartbeat_seconds:
                     last_beat = now
-                    self._heartbeat()
+                    try:
+                        self._heartbeat()
+                    except Exception as exc:
+                        if not is_transient(exc):
+                            raise  # a store that is down misses a beat; the next one catches up
             except BaseException as exc:  # surfaced to the caller at the next log or at finish
                 self._error = self._error or exc
 
     def spool_now(self) -> None:
         """Copy what is buffered and not yet spooled to the local spool."""
         with self._lock:
-            work = []
-            for name, buf in self._buffers.items():
-                if buf.calls and buf.spooled < len(buf.calls):
-                    work.append((name, buf.seq, "calls", buf.calls[buf.spooled:]))
-                    buf.spooled = len(buf.calls)
-                elif buf.media:
-                    ready = []
-                    for step, key, idx, logged_at, encoded in buf.media[buf.spooled:]:
-                        if isinstance(encoded, Future):
-                            if not encoded.done() or encoded.exception() is not None:
-                                break  # blobs not written yet: spooled at a later tick
-                            encoded = encoded.result()
-                        ready.append((step, key, idx, logged_at, encoded))
-                    if ready:
-                        work.append((name, buf.seq, "media", ready))
-                        buf.spooled += len(ready)
+            work = [item for name, buf in self._buffers.items() if (item := self._unspooled(name, buf))]
         for name, seq, kind, items in work:
             self._spool.append(name, seq, kind, items)
 
+    @staticmethod
+    def _unspooled(name: str, buf: Batch) -> tuple | None:
+        """The rows of ``buf`` not yet in the spool (media rows only once encoded); marks them
+        spooled. Call with the lock held, or once the batch is the I/O thread's alone."""
+        if buf.calls and buf.spooled < len(buf.calls):
+            items, buf.spooled = buf.calls[buf.spooled:], len(buf.calls)
+            return name, buf.seq, "calls", items
+        ready = []
+        for step, key, idx, logged_at, encoded in buf.media[buf.spooled:]:
+            if isinstance(encoded, Future):
+                if not encoded.done() or encoded.exception() is not None:
+                    break  # blobs not handed over yet: spooled at a later tick
+                encoded = encoded.result()
+            ready.append((step, key, idx, logged_at, encoded))
+        if not ready:
+            return None
+        buf.spooled += len(ready)
+        return name, buf.seq, "media", ready
+
     def _write(self, table: str, buf: Batch) -> None:
+        """Write one batch (the I/O thread): its blobs first, then its Parquet file, each
+        retried while the store fails; the rows are spooled first, so they wait there."""
         try:
+            for *_, encoded in buf.media:
+                if isinstance(encoded, Future):
+                    encoded.result()  # an encoding error is the caller's, raised at the next log
+            if self._spool:
+                with self._lock:
+                    tail = self._unspooled(table, buf)
+                if tail:
+                    self._spool.append(*tail)
+            if self.packer.stop.is_set():
+                self.complete = False  # finish gave up waiting: the batch stays in the spool
+                return
+            if buf.media:
+                self.packer.durable()
             # Big batches need no compaction; a table's only batch at finish needs none either.
             publish = buf.rows >= self.settings.publish_rows or (self._publish_last and table not in self.tables_written)
-            written = write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish)
+            written = retrying(
+                lambda: write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish),
+                f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned,
+            )
             if written is not None and not publish:
                 self.tables_written.add(table)
             if self._spool:
                 self._spool.written(table, buf.seq)
-        except BaseException as exc:  # surfaced to the caller at the next log or at finish
-            self._error = self._error or exc
+        except BaseException as exc:
+            if self.packer.stop.is_set() and is_transient(exc):
+                self.complete = False  # given up at finish: the rows and blobs are in the spool
+                return
+            self._error = self._error or exc  # surfaced to the caller at the next log or at finish
             raise
 
     def raise_pending_error(self) -> None:
@@ -260,24 +304,40 @@ class RunWriter:
             error, self._error = self._error, None
             raise error
 
-    def close(self, *, publish: bool = False) -> None:
-        """Flush everything, wait for every write, stop the threads. Raises a write error.
+    def close(self, *, publish: bool = False) -> bool:
+        """Flush everything, wait for every write, stop the threads. Raises a write error that
+        is not the store's (a bug); returns False when the store did not take everything
+        within ``Settings.finish_timeout``: what is left is in the spool, for ``mediastore
+        recover`` (object stores; elsewhere it is raised).
 
         ``publish``: a table whose last batch is its only one is written as a published
         (compacted) file at once; the others are left for compaction."""
         self._closed.set()
         self._timer.join()
         self._publish_last = publish
-        self._io.shutdown(wait=True)  # earlier batches first, in order
-        self.raise_pending_error()
+        self._encoders.shutdown(wait=True)  # encoders touch no network: their blobs are in the packer
         with self._lock:
             last, self._buffers = list(self._buffers.items()), {}
-        # The last batches are written here: close() waits anyway, and a cold I/O thread for a
-        # short run's one small file cost more than the write.
         for name, buf in last:
-            self._write(name, buf)
-        self._encoders.shutdown(wait=True)
+            self._io.submit(self._write, name, buf)
+        idle = self._io.submit(lambda: None)  # done when every batch before it is
+        try:
+            idle.result(timeout=self.settings.finish_timeout)
+        except FutureTimeoutError:
+            self.packer.stop.set()  # retries end; the I/O thread spools what is left and returns
+        self._io.shutdown(wait=True)
+        self.packer.close()
         self.raise_pending_error()
+        if not self.complete and not self._spool:
+            raise ConnectionError(
+                f"the store at {self.location.uri} did not take the last rows of run {self.run_id!r} within "
+                f"{self.settings.finish_timeout} s and the spool is off (Settings(spool_seconds=0)): they are lost"
+            )
+        return self.complete
+
+    def abandon(self, final_record: dict) -> None:
+        """Leave the spool, with the run's last record, for recovery (see close)."""
+        self._spool.abandon(final_record)
 
     def discard_spool(self) -> None:
         """Everything is in the store: the spool is not needed any more."""

@@ -32,8 +32,10 @@ def test_layout_and_file_names(store_uri, rgb):
         (path,) = parquet_files(store_uri, table)
         assert f"/{table}/project=proj/run=r1/" in path
         assert re.search(r"/_000000000000-000000000004-[0-9a-f]{8}-\d{6}\.parquet$", path)
+    # The same image five times: one copy, in the run's one pack of small blobs.
     (blob,) = loc.fs.glob(loc.path("blobs", "*", "*"))
-    assert re.search(r"/blobs/[0-9a-f]{2}/[0-9a-f]{62}\.png$", blob)
+    assert re.search(r"/blobs/packs/[0-9a-f]{32}\.pack$", blob)
+    assert loc.fs.size(blob) == ms.open(store_uri).sql("SELECT DISTINCT blob.length FROM images").fetchall()[0][0]
 
 
 def test_files_carry_schema_version_and_are_step_sorted(store_uri):

@@ -69,11 +69,12 @@ def image_for(rgb: np.ndarray, run_index: int, step: int) -> ms.Image:
     )
 
 
-def log_runs(uri: str, rgb: np.ndarray, run_ids=("r1", "r2"), steps: int = 3, project: str = "p") -> None:
+def log_runs(uri: str, rgb: np.ndarray, run_ids=("r1", "r2"), steps: int = 3, project: str = "p",
+             settings: ms.Settings | None = None) -> None:
     """Runs with scalars, images with masks (a new blob per image and step) and, in the first
     run, a table with an image cell (its rows are a Parquet blob)."""
     for i, run_id in enumerate(run_ids):
-        with ms.init(project=project, store=uri, run_id=run_id, config={"lr": 0.1 * (i + 1)}) as run:
+        with ms.init(project=project, store=uri, run_id=run_id, config={"lr": 0.1 * (i + 1)}, settings=settings) as run:
             for step in range(steps):
                 run.log({"loss": 1.0 / (step + 1 + i), "acc": step / 10, "val": image_for(rgb, i, step)})
             if i == 0:
@@ -167,8 +168,9 @@ def test_sync_after_more_logging_copies_only_the_new_objects(make_store, rgb):
 
 def test_blobs_already_at_the_destination_are_not_copied_again(make_store, rgb):
     src, dst = make_store("local"), make_store("s3")
-    log_runs(src, rgb)
-    with ms.init(project="p", store=dst, run_id="theirs") as run:  # a teammate logged the same image
+    alone = ms.Settings(pack_max_blob=1)  # every blob stored alone, content-addressed (packs have per-writer names)
+    log_runs(src, rgb, settings=alone)
+    with ms.init(project="p", store=dst, run_id="theirs", settings=alone) as run:  # a teammate logged the same image
         run.log({"val": image_for(rgb, 0, 0)})
     shared = blob_paths(tree(src)) & blob_paths(tree(dst))
     assert len(shared) == 2  # the image and its mask

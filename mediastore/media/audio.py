@@ -22,8 +22,9 @@ Rules (one set, documented in the README):
   players clip). ``to_numpy()`` gives the stored samples back bit for bit, as float32, int16
   or int32; a mono clip comes back as ``(samples,)`` also when logged as ``(samples, 1)``.
 - A file (wav, flac, ogg or mp3) is stored byte for byte; its format comes from its content,
-  and its sample rate, length and channels are read from it. ``sample_rate``, when given, must
-  agree with the file's.
+  and its sample rate, length and channels are read from it. A ``sample_rate`` that disagrees
+  with the file's warns (``IgnoredArgumentWarning``) and the file's own rate is kept: W&B
+  code passes one anyway, and resampling would change the bytes stored.
 - At most ``Audio.MAX_PER_STEP`` (100, the reference page's limit) clips per step.
 """
 
@@ -31,13 +32,14 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .._deps import require
-from ..errors import InvalidMediaError, InvalidMediaTypeError
+from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError
 from . import _display
 from .base import Media, as_array, check_caption, is_number, is_pathlike, read_path, register, require_finite
 
@@ -133,7 +135,7 @@ class Audio(Media):
         byte for byte.
     sample_rate : int
         Samples per second, from 1 to 2**31 - 1. Required for an array: samples carry no rate.
-        For a file it is read from the file; when given it must agree.
+        For a file it is read from the file; a different value warns and is ignored.
     caption : str, optional
         Shown with the clip; stored in the ``caption`` column.
 
@@ -205,9 +207,11 @@ class Audio(Media):
                 f"{what} holds {info.format} audio; use a wav, flac, ogg or mp3 file — convert it (e.g. with soundfile or ffmpeg)"
             )
         if sample_rate is not None and _check_sample_rate(sample_rate) != info.samplerate:
-            raise InvalidMediaError(
-                f"{what} has a sample rate of {info.samplerate} Hz but sample_rate={sample_rate!r} was given; a file is "
-                "stored as it is — leave sample_rate out (or resample the file)"
+            warnings.warn(
+                f"sample_rate={sample_rate!r} is ignored for {what}: a file keeps its own sample rate "
+                f"({info.samplerate} Hz), which the sample_rate column reports; resample the file to change it",
+                IgnoredArgumentWarning,
+                stacklevel=3,
             )
         self._file = data
         self.format = format

@@ -68,6 +68,15 @@ class Media:
         itself again and returns a snapshot."""
         return self
 
+    def _check_destination(self, project: str, run_id: str, key: str, step: int, *, in_list: bool) -> None:
+        """Called by ``run.log`` on the prepared object before anything of the call is stored:
+        raise if it cannot land at this run, key and step (an incremental table can continue
+        only its own key, forward). Most types land anywhere."""
+
+    def _on_logged(self, project: str, run_id: str, key: str, step: int) -> None:
+        """Called on the prepared object when its row is handed to the writer (after a
+        ``commit=False`` wait, if any): a type that remembers what it logged updates that here."""
+
     def _encode(self, location) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -128,11 +137,16 @@ def read_source(source: Any, file_type: Any, what: str, choices: Collection[str]
     """(bytes, format, name for messages) of a file stored byte for byte in one of ``choices``
     formats, given by path or as a file object. A path's format is ``file_type`` when given,
     else ``format_of_path(path)``, which raises for a format outside ``choices``. A file object
-    has no extension to tell its format, so it needs ``file_type``."""
+    with a str ``name`` (what ``open(path)`` returns) is read the same way; one without (a
+    ``BytesIO``) has no extension to tell its format, so it needs ``file_type``."""
     if is_pathlike(source):
         path = os.fspath(source)
         fmt = format_of_path(path) if file_type is None else _check_file_type(file_type, what, choices)
         return read_path(path, f"{what} file"), fmt, repr(path)
+    name = getattr(source, "name", None)
+    if file_type is None and isinstance(name, str):
+        # What open() gives carries its path: W&B takes the format from it, and so do we.
+        file_type = format_of_path(name)
     if file_type is None:
         raise InvalidMediaError(
             f"{what} got a file object ({type(source).__name__}) without file_type; a file object has no extension "
@@ -185,12 +199,24 @@ def is_pathlike(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike))
 
 
+def is_torch_tensor(value: Any) -> bool:
+    """A ``torch.Tensor`` or a subclass of it (``nn.Parameter``, fastai's tensors), recognised
+    by its classes' names so that torch is never imported here."""
+    return any(cls.__name__ == "Tensor" and cls.__module__ == "torch" for cls in type(value).__mro__)
+
+
 def as_array(value: Any) -> np.ndarray | None:
-    """A numpy array from arrays, tensors (by class name, no import) and nested lists."""
+    """A numpy array from arrays, torch tensors on any device (by class name, no import),
+    anything with ``__array__`` (TensorFlow, JAX, pandas, ...) and nested lists."""
     if isinstance(value, np.ndarray):
         return value
-    if type(value).__name__ == "Tensor" and hasattr(value, "detach"):
-        return value.detach().cpu().numpy()
+    if is_torch_tensor(value):
+        # Off the autograd graph and onto the CPU: np.asarray refuses both a tensor that
+        # requires grad and one on a GPU. numpy has no bfloat16; float32 holds it exactly.
+        tensor = value.detach().cpu()
+        if str(tensor.dtype) == "torch.bfloat16":
+            tensor = tensor.float()
+        return tensor.numpy()
     if hasattr(value, "__array__") or isinstance(value, (list, tuple)):
         return np.asarray(value)
     return None

@@ -285,9 +285,10 @@ class Histogram(Media):
         return len(self._counts)
 
     @property
-    def histogram(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(counts, edges)``, in ``np.histogram``'s order."""
-        return self._counts, self._bins
+    def histogram(self) -> np.ndarray:
+        """The bar heights, as W&B's ``Histogram.histogram`` (the same array as `counts`);
+        the edges are `bins`. ``(h.histogram, h.bins)`` is ``np.histogram``'s pair."""
+        return self._counts
 
     # -- Jupyter display ---------------------------------------------------------------------
     def _repr_html_(self) -> str:

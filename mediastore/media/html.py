@@ -5,7 +5,9 @@ Rules (documented in the README):
 - Input is a ``str`` of HTML, a file object opened in text or binary mode (read to its end,
   not closed: the caller owns it), or the path of an ``.html``/``.htm`` file (read byte for
   byte). A ``str`` is a path when it ends in ``.html`` or ``.htm`` and contains no ``<``;
-  any other ``str`` is HTML. Bytes must be UTF-8, the encoding the blob is stored in.
+  any other ``str`` is HTML; ``data_is_not_path=True`` (W&B's switch) makes every ``str``
+  HTML. Bytes must be UTF-8, the encoding the blob is stored in.
+- Two ``Html`` are equal when their stored bytes are.
 - ``inject=False`` stores the HTML exactly as given. ``inject=True`` (the default, as on the
   reference page) inserts `DEFAULT_HEAD`, a ``<base target="_blank">`` plus a small inline
   stylesheet, and changes nothing else: right after the opening ``<head>`` tag; else in a new
@@ -79,9 +81,9 @@ def _utf8(raw: bytes, source: str) -> str:
         ) from None
 
 
-def _read_source(data: Any) -> str:
+def _read_source(data: Any, data_is_not_path: bool = False) -> str:
     """The HTML text of a str, a file object or a path."""
-    if _is_path(data):
+    if not (data_is_not_path and isinstance(data, str)) and _is_path(data):
         path = os.fspath(data)
         if not path.lower().endswith(_HTML_SUFFIXES):
             raise InvalidMediaError(
@@ -119,11 +121,14 @@ class Html(Media):
         HTML text; a file object opened with ``open(path)`` or ``open(path, "rb")`` (read to
         its end, left open); or the path of an ``.html``/``.htm`` file. A ``str`` ending in
         ``.html``/``.htm`` without any ``<`` is a path. Bytes must be UTF-8.
-    inject : bool, keyword-only
+    inject : bool
         Insert `DEFAULT_HEAD` (``<base target="_blank">`` and a small inline stylesheet that
         loads nothing from the network) into the document's head. Default True, as on the
         reference page: bare HTML fragments then read well in a panel. False stores the HTML
         exactly as given, byte for byte.
+    data_is_not_path : bool, keyword-only
+        W&B's switch: True reads a ``str`` as HTML even when it looks like a path (a page
+        whose whole text is ``"index.html"``). Default False.
 
     Raises
     ------
@@ -145,10 +150,11 @@ class Html(Media):
 
     kind = "html"
 
-    def __init__(self, data: Any, *, inject: bool = True):
-        if not isinstance(inject, bool):
-            raise InvalidMediaTypeError(f"Html inject is {inject!r}; it must be True or False")
-        html = _read_source(data)
+    def __init__(self, data: Any, inject: bool = True, *, data_is_not_path: bool = False):
+        for name, flag in (("inject", inject), ("data_is_not_path", data_is_not_path)):
+            if not isinstance(flag, bool):
+                raise InvalidMediaTypeError(f"Html {name} is {flag!r}; it must be True or False")
+        html = _read_source(data, data_is_not_path)
         self.inject = inject
         self._html = inject_head(html) if inject else html
         self._bytes = self._html.encode("utf-8")
@@ -167,6 +173,15 @@ class Html(Media):
 
     def _summary(self) -> dict[str, Any]:
         return {"_kind": self.kind, "inject": self.inject, "bytes": len(self._bytes)}
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the stored HTML is (W&B compares its files' contents too)."""
+        if not isinstance(other, Html):
+            return NotImplemented
+        return self._bytes == other._bytes
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
 
     # -- the data back ---------------------------------------------------------------------
     @property

@@ -1,27 +1,48 @@
-"""``ms.Image``: arrays, PIL images and image files, with segmentation masks and boxes.
+"""``ms.Image``: arrays, tensors, PIL images, matplotlib figures and image files, with
+segmentation masks and boxes.
 
-Array conversion rule (one rule, documented in the README):
+Inputs: a numpy array; a torch tensor on any device (``.detach().cpu()``, recognised by class
+name: torch is never imported here); anything else with ``__array__`` (TensorFlow, JAX); a PIL
+image; a matplotlib ``Figure``, ``Axes`` or the ``matplotlib.pyplot`` module itself (its current
+figure), rendered to PNG with ``savefig`` (Agg, no display); another ``ms.Image`` (copied);
+or the path of an image file (stored byte for byte in its own format).
+
+Channel rule (W&B's, one rule, documented in the README):
+
+- A 4-D array with a leading axis of 1 loses it. A batch (N > 1) is refused: W&B's current
+  release has no grid for it either; ``torchvision.utils.make_grid`` makes one.
+- A torch tensor of 3 axes whose first is 1, 3 or 4 is ``(C, H, W)`` (W&B's rule for tensors)
+  and is transposed; any other array of 3 axes whose last is 1, 3 or 4 is ``(H, W, C)``
+  (W&B's rule for arrays), else one whose first is 1, 3 or 4 is ``(C, H, W)``. Anything else
+  is refused.
+
+Dtype rule:
 
 - ``uint8`` is stored as given; ``bool`` becomes mode ``"1"``.
 - Other integer dtypes are **not rescaled**: their values must lie in 0..255 (or 0..65535
   with ``mode="I;16"``).
 - Floats must be finite. Values all in [0, 1] are scaled by 255; else values all in
   [-1, 1] map linearly to [0, 255]; else values are clipped to [0, 255]. Then rounded.
+  With ``normalize=False`` (W&B's switch) floats are pixel values already: they must lie in
+  0..255 and are truncated to integers, as W&B's ``astype(np.uint8)`` does.
 
-Arrays and PIL images are stored as PNG (lossless); PIL modes PNG cannot hold (CMYK, F, I,
-...) as TIFF. Files given by path are stored byte for byte in their own format.
+Arrays, tensors, PIL images and figures are stored as PNG (lossless) unless ``file_type`` asks
+for jpeg (lossy), bmp, gif (at most 256 colours), webp (lossless) or tiff; PIL modes PNG cannot
+hold (CMYK, F, I, ...) go to TIFF by default.
 """
 
 from __future__ import annotations
 
 import io
+import types
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import PIL.Image
 
-from ..errors import InvalidMediaError, InvalidMediaTypeError
+from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError, LossyConversionWarning
 from . import _display
 from .base import (
     Media,
@@ -31,14 +52,16 @@ from .base import (
     is_null,
     is_number,
     is_pathlike,
+    is_torch_tensor,
     labels_from_row,
     list_from_row,
     read_path,
     register,
+    require_finite,
     text_from_row,
 )
 
-__all__ = ["Image"]
+__all__ = ["Image", "is_matplotlib", "FILE_TYPES"]
 
 #: Modes PNG stores losslessly; anything else from a PIL image goes to TIFF.
 PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
@@ -49,9 +72,113 @@ _BOX_CENTER = ("middle", "width", "height")
 _BROWSER_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 #: Opacity of a mask layer over its image: the picture stays visible under the classes.
 MASK_OPACITY = 0.5
+#: ``file_type=`` for arrays, tensors, PIL images and figures -> the stored format.
+FILE_TYPES = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "bmp": "bmp", "gif": "gif", "webp": "webp", "tif": "tiff", "tiff": "tiff"}
+#: Modes each non-PNG format stores as they are, and the modes it converts (losing nothing
+#: except where `_LOSES_ALPHA` says); any other mode is refused with the formats that hold it.
+_FORMAT_MODES = {
+    "jpeg": ({"L", "RGB", "CMYK"}, {"1": "L", "P": "RGB", "LA": "L", "RGBA": "RGB"}),
+    "bmp": ({"1", "L", "P", "RGB", "RGBA"}, {"LA": "RGBA"}),
+    "gif": ({"1", "L", "P"}, {"RGB": "P"}),
+    "webp": ({"RGB", "RGBA"}, {"1": "RGB", "L": "RGB", "P": "RGBA", "LA": "RGBA"}),
+}
+_LOSES_ALPHA = {("jpeg", "LA"), ("jpeg", "RGBA")}
+_SAVE_OPTIONS = {
+    "jpeg": {},  # Pillow's default quality 75, as W&B's file_type="jpg" gives
+    "bmp": {},
+    "gif": {},
+    "webp": {"lossless": True, "exact": True},  # exact: keep the colour under transparent pixels
+    "tiff": {"compression": "tiff_deflate"},
+}
 
 
-def _to_storable_array(array: np.ndarray, mode: str | None) -> np.ndarray:
+def is_matplotlib(value: Any) -> bool:
+    """True for a matplotlib object or the ``matplotlib.pyplot`` module (which W&B logs as its
+    current figure); by module name, so matplotlib is never imported here."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__ == "matplotlib.pyplot"
+    return (type(value).__module__ or "").startswith("matplotlib.")
+
+
+def _render_figure(value: Any) -> PIL.Image.Image:
+    """A matplotlib figure (or pyplot's current one, or an Axes' figure) rendered to PNG by
+    ``savefig``, which draws with Agg for PNG whatever the backend: no display is needed."""
+    figure = value.gcf() if isinstance(value, types.ModuleType) else value
+    if not hasattr(figure, "savefig"):
+        figure = getattr(figure, "figure", None)
+    if not hasattr(figure, "savefig"):
+        raise InvalidMediaTypeError(
+            f"Image got a matplotlib {type(value).__name__}, which belongs to no figure; pass a Figure, an Axes "
+            "or matplotlib.pyplot itself (its current figure)"
+        )
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png")
+    pil = PIL.Image.open(io.BytesIO(buf.getvalue()))
+    pil.load()
+    return pil
+
+
+def _check_file_type(file_type: Any) -> str | None:
+    if file_type is None:
+        return None
+    fmt = FILE_TYPES.get(file_type.lower().lstrip(".")) if isinstance(file_type, str) else None
+    if fmt is None:
+        raise InvalidMediaError(f"Image file_type {file_type!r} is not supported; use one of {sorted(FILE_TYPES)}")
+    return fmt
+
+
+def _fit_to_format(pil: PIL.Image.Image, fmt: str) -> PIL.Image.Image:
+    """``pil`` in a mode ``fmt`` stores, converting where the table above allows."""
+    if fmt == "tiff" or (fmt == "png" and pil.mode in PNG_MODES):
+        return pil
+    keeps, converts = _FORMAT_MODES.get(fmt, (set(), {}))
+    if pil.mode in keeps:
+        return pil
+    if pil.mode not in converts:
+        holds = sorted(f for f, (k, c) in {**_FORMAT_MODES, "png": (PNG_MODES, {})}.items() if pil.mode in k or pil.mode in c)
+        raise InvalidMediaError(
+            f"Image in mode {pil.mode} cannot be stored as {fmt}; use file_type= one of {holds + ['tiff']} "
+            "(or leave file_type out)"
+        )
+    target = converts[pil.mode]
+    if (fmt, pil.mode) in _LOSES_ALPHA or (fmt == "jpeg" and "transparency" in pil.info):
+        warnings.warn(
+            f"Image in mode {pil.mode} stored as jpeg loses its alpha channel (JPEG has none); "
+            "use file_type='png' or 'webp' to keep it",
+            LossyConversionWarning,
+            stacklevel=3,
+        )
+    if fmt == "webp" and pil.mode == "P" and "transparency" not in pil.info:
+        target = "RGB"
+    if target == "P":  # gif from RGB: an exact palette when there are at most 256 colours
+        if pil.getcolors(256) is None:
+            warnings.warn(
+                f"Image of {pil.size[0]}x{pil.size[1]} RGB pixels has more than 256 colours; gif stores at most 256, "
+                "so its colours are quantized — use file_type='png' or 'webp' to keep them",
+                LossyConversionWarning,
+                stacklevel=3,
+            )
+        return pil.convert("P", palette=PIL.Image.Palette.ADAPTIVE, colors=256)
+    return pil.convert(target)
+
+
+def _channels_last(array: np.ndarray, tensor: bool) -> np.ndarray:
+    """The channel rule of the module doc: an (H, W) or (H, W, C) view of ``array``."""
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise InvalidMediaError(
+                f"Image got a batch of shape {array.shape}; an Image is one picture — tile the batch into one with "
+                "torchvision.utils.make_grid(batch), or log a list [ms.Image(x) for x in batch]"
+            )
+        array = array[0]
+    if array.ndim == 3:
+        first, last = array.shape[0] in (1, 3, 4), array.shape[2] in (1, 3, 4)
+        if first and (tensor or not last):
+            array = array.transpose(1, 2, 0)
+    return array
+
+
+def _to_storable_array(array: np.ndarray, mode: str | None, normalize: bool = True) -> np.ndarray:
     """Apply the documented dtype rule; returns uint8 (or bool, or uint16 for I;16)."""
     kind = array.dtype.kind
     if kind == "b":
@@ -69,19 +196,31 @@ def _to_storable_array(array: np.ndarray, mode: str | None) -> np.ndarray:
             )
         return array.astype(np.uint16 if mode == "I;16" else np.uint8)
     if kind == "f":
-        return float_pixels_to_uint8(array, "Image", "images")
+        if normalize:
+            return float_pixels_to_uint8(array, "Image", "images")
+        require_finite(array, "Image", "value(s)", "images")
+        lo, hi = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+        if lo < 0.0 or hi > 255.0:
+            raise InvalidMediaError(
+                f"Image array with normalize=False has values from {lo:g} to {hi:g}; unnormalized floats are pixel "
+                "values and must lie in 0..255 — clip them (np.clip(array, 0, 255)), or leave normalize=True to "
+                "rescale [0, 1] or [-1, 1]"
+            )
+        return array.astype(np.uint8)  # truncates, as W&B's astype(np.uint8) does
     raise InvalidMediaTypeError(
         f"Image array has dtype {array.dtype}; expected an integer, bool or float dtype — convert it with .astype(np.uint8)"
     )
 
 
-def _pil_from_array(data: np.ndarray, mode: str | None) -> PIL.Image.Image:
+def _pil_from_array(data: np.ndarray, mode: str | None, normalize: bool = True, tensor: bool = False) -> PIL.Image.Image:
+    shape = data.shape
+    data = _channels_last(data, tensor)
     if data.ndim == 3 and data.shape[2] == 1:
         data = data[:, :, 0]
     if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (3, 4)):
         raise InvalidMediaError(
-            f"Image array has shape {data.shape}; expected (H, W) or (H, W, C) with C in 1, 3, 4 — pass channels last "
-            "(for a (C, H, W) array use array.transpose(1, 2, 0))"
+            f"Image array has shape {shape}; expected (H, W), (H, W, C) or (C, H, W) with C in 1, 3, 4 — "
+            "reshape it to one of these"
         )
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise InvalidMediaError(f"Image array has shape {data.shape}; an image needs at least one pixel")
@@ -90,7 +229,7 @@ def _pil_from_array(data: np.ndarray, mode: str | None) -> PIL.Image.Image:
             f"Image mode {mode!r} cannot be stored losslessly from an array; use one of {sorted(PNG_MODES)}, "
             "or pass a PIL image in that mode"
         )
-    data = np.ascontiguousarray(_to_storable_array(data, mode))
+    data = np.ascontiguousarray(_to_storable_array(data, mode, normalize))
     if data.dtype == np.bool_:
         pil = PIL.Image.fromarray(data)  # mode "1"
     elif data.ndim == 2 and mode in ("P", "I;16"):
@@ -263,14 +402,17 @@ class Image(Media):
 
     Parameters
     ----------
-    data_or_path : numpy.ndarray, PIL.Image.Image, str or os.PathLike
-        Pixels as an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array (see the module doc for
-        the dtype rule), a PIL image (kept in its mode), or the path of an image file (stored
-        byte for byte in its own format).
+    data_or_path : numpy.ndarray, torch.Tensor, PIL.Image.Image, matplotlib Figure, ms.Image, str or os.PathLike
+        Pixels as an (H, W), (H, W, C) or (C, H, W) array or tensor with C in 1, 3, 4 (see the
+        module doc for the channel and dtype rules); a PIL image (kept in its mode); a
+        matplotlib figure or axes, or ``matplotlib.pyplot`` (its current figure), rendered to
+        PNG; another ``ms.Image``, whose pixels (not masks or boxes, as in W&B) are copied;
+        or the path of an image file (stored byte for byte in its own format).
     mode : str, optional
         PIL mode to store an array in (default: L, RGB or RGBA from the channel count). For a
         one-channel array, ``"P"`` keeps values as palette indices and ``"I;16"`` keeps 16-bit
-        values; other modes convert with ``PIL.Image.convert``.
+        values; other modes convert with ``PIL.Image.convert``. A PIL image (or a copied
+        ``ms.Image``) given with ``mode`` is converted to it.
     caption : str, optional
         Shown with the image; stored in the ``caption`` column.
     masks : dict, optional
@@ -280,6 +422,18 @@ class Image(Media):
         ``{name: {"box_data": [box, ...], "class_labels": {id: label}}}``; each box has
         ``position`` (``minX/maxX/minY/maxY`` or ``middle/width/height``), ``class_id``, and
         optionally ``scores``, ``box_caption``, ``domain="pixel"`` (default: fractions).
+    file_type : {"png", "jpg", "jpeg", "bmp", "gif", "webp", "tiff"}, optional
+        Format to store pixels (arrays, tensors, PIL images, figures) in. Default PNG: lossless,
+        and what W&B writes. ``"jpg"`` is **lossy** (Pillow's quality 75, as W&B gives):
+        ``store.decode(row).to_numpy()`` is then close to, not equal to, the pixels logged, and
+        an alpha channel is dropped with a `LossyConversionWarning`. ``"gif"`` keeps at most 256
+        colours (more are quantized, with that warning); ``"webp"`` is stored lossless. A file
+        given by path keeps its own format: ``file_type`` then warns
+        (`IgnoredArgumentWarning`) and is ignored, as W&B ignores it.
+    normalize : bool
+        W&B's switch, default True: floats are rescaled by the dtype rule. False takes float
+        values as pixel values already: they must lie in 0..255 (else an error, where W&B
+        wraps them around) and are truncated to integers. Integers are never rescaled.
 
     Raises
     ------
@@ -304,12 +458,32 @@ class Image(Media):
         *,
         masks: Mapping[str, Mapping] | None = None,
         boxes: Mapping[str, Mapping] | None = None,
+        file_type: str | None = None,
+        normalize: bool = True,
     ):
-        self.caption = check_caption(caption)
+        if not isinstance(normalize, (bool, np.bool_)):
+            raise InvalidMediaTypeError(f"Image normalize is {normalize!r}; it must be True or False")
+        fmt = _check_file_type(file_type)
         self._pil: PIL.Image.Image | None = None
         self._file: bytes | None = None
-        if isinstance(data_or_path, PIL.Image.Image):
+        if isinstance(data_or_path, Image):
+            source = data_or_path
+            caption = source.caption if caption is None else caption
+            if source._pil is not None or fmt is not None or mode is not None:
+                data_or_path = source.to_pil()  # then handled as a PIL image: mode and file_type apply
+            else:  # a file, or an image read back from a store: its bytes as they are
+                self._file = source._file
+                self.width, self.height, self.mode = source.width, source.height, source.mode
+                self.channels, self.format = source.channels, source.format
+        elif is_matplotlib(data_or_path):
+            data_or_path = _render_figure(data_or_path)
+        self.caption = check_caption(caption)
+        if self._file is not None:
+            pass
+        elif isinstance(data_or_path, PIL.Image.Image):
             self._pil = data_or_path.copy()
+            if mode is not None and self._pil.mode != mode:
+                self._pil = self._pil.convert(mode)
         elif is_pathlike(data_or_path):
             self._file = read_path(data_or_path, "Image file")
             try:
@@ -317,16 +491,27 @@ class Image(Media):
                     self._pil_header(probe)
             except PIL.UnidentifiedImageError:
                 raise InvalidMediaError(f"Image file {str(data_or_path)!r} is not an image format Pillow can read") from None
+            if fmt is not None and fmt != self.format:
+                warnings.warn(
+                    f"Image file_type={file_type!r} is ignored for the file {str(data_or_path)!r}: a file is stored byte for "
+                    f"byte in its own format ({self.format}); convert it yourself, or pass its pixels "
+                    "(ms.Image(PIL.Image.open(path), file_type=...))",
+                    IgnoredArgumentWarning,
+                    stacklevel=2,
+                )
         else:
             array = as_array(data_or_path)
             if array is None:
                 raise InvalidMediaTypeError(
-                    f"Image takes a numpy array, a PIL image or a file path, got {type(data_or_path).__name__}"
+                    "Image takes a numpy array, a tensor, a PIL image, a matplotlib figure, an ms.Image or a file path, "
+                    f"got {type(data_or_path).__name__}"
                 )
-            self._pil = _pil_from_array(array, mode)
+            self._pil = _pil_from_array(array, mode, bool(normalize), is_torch_tensor(data_or_path))
         if self._pil is not None:
+            default = "png" if self._pil.mode in PNG_MODES else "tiff"
+            self._pil = _fit_to_format(self._pil, fmt or default)
             self._pil_header(self._pil)
-            self.format = "png" if self._pil.mode in PNG_MODES else "tiff"
+            self.format = fmt or default
         for arg, value in (("masks", masks), ("boxes", boxes)):
             if value is not None and not isinstance(value, Mapping):
                 raise InvalidMediaTypeError(f"{arg} must be a dict of name to spec, got {type(value).__name__}")
@@ -339,6 +524,26 @@ class Image(Media):
         if not isinstance(name, str) or not name:
             raise InvalidMediaTypeError(f"{what} names must be non-empty str, got {name!r}")
         return name
+
+    # -- equality by value, as W&B's Image has it -------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        """Equal when size, mode, caption, pixels, masks and boxes are equal (the stored format
+        and the way the image was given do not count: a PNG file equals its pixels)."""
+        if not isinstance(other, Image):
+            return NotImplemented
+        if (self.width, self.height, self.mode, self.caption) != (other.width, other.height, other.mode, other.caption):
+            return False
+        if self.boxes != other.boxes or self._masks.keys() != other._masks.keys():
+            return False
+        for name, (mask, labels) in self._masks.items():
+            other_mask, other_labels = other._masks[name]
+            if labels != other_labels or not np.array_equal(mask, other_mask):
+                return False
+        return np.array_equal(self.to_numpy(), other.to_numpy())
+
+    def __hash__(self) -> int:
+        # Only what __eq__ compares first: equal images hash alike without decoding pixels.
+        return hash((self.width, self.height, self.mode, self.caption))
 
     def _pil_header(self, pil: PIL.Image.Image) -> None:
         self.width, self.height = pil.size
@@ -355,8 +560,12 @@ class Image(Media):
             data, mime = _png_bytes(self._pil, location.png_compress_level), "image/png"
         else:
             buf = io.BytesIO()
-            self._pil.save(buf, format="TIFF", compression="tiff_deflate")
-            data, mime = buf.getvalue(), "image/tiff"
+            self._pil.save(buf, format=self.format.upper(), **_SAVE_OPTIONS[self.format])
+            data, mime = buf.getvalue(), PIL.Image.MIME[self.format.upper()]
+        mode, channels = self.mode, self.channels
+        if self._file is None and self.format == "gif":  # Pillow may read a grey palette back as L
+            with PIL.Image.open(io.BytesIO(data)) as probe:
+                mode, channels = probe.mode, len(probe.getbands())
         masks = [
             {
                 "name": name,
@@ -375,8 +584,8 @@ class Image(Media):
             "blob": location.put_blob(data, mime),
             "width": self.width,
             "height": self.height,
-            "channels": self.channels,
-            "mode": self.mode,
+            "channels": channels,
+            "mode": mode,
             "format": self.format,
             "caption": self.caption,
             "masks": masks,

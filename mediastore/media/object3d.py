@@ -14,7 +14,13 @@ Rules (one set, documented in the README):
   on them (``unnest(boxes)``). Box and vector colours are integers 0..255.
 - Files (``.pts.json``, ``.obj``, ``.gltf``, ``.glb``, ``.babylon``, ``.stl``) are stored byte
   for byte. A ``.pts.json`` file is also read: its points, boxes and vectors fill the columns
-  and come back from ``to_numpy()`` / ``boxes`` / ``vectors``.
+  and come back from ``to_numpy()`` / ``boxes`` / ``vectors``. It is either a scene object
+  ``{"points", "boxes", "vectors", "type"}`` or a plain JSON list of points, the layout W&B
+  writes for a numpy point cloud. A file object's format comes from its ``name`` when it has
+  one (``open("wolf.obj")``), else from ``file_type=``.
+- Scene dicts take ``boxes`` and ``vectors`` as lists or numpy arrays (W&B's
+  ``from_point_cloud`` turns them into object arrays). `box3d` builds a box from its centre,
+  size and orientation quaternion, as W&B's ``wandb.box3d``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from .base import (
     register,
 )
 
-__all__ = ["Object3D"]
+__all__ = ["Object3D", "box3d"]
 
 FileType = Literal["pts.json", "obj", "gltf", "glb", "babylon", "stl"]
 PointCloudType = Literal["lidar/beta"]
@@ -221,6 +227,8 @@ def _check_vector(index: int, vector: Any) -> dict[str, Any]:
 def _check_items(value: Any, what: str, check) -> list[dict[str, Any]]:
     if value is None:
         return []
+    if isinstance(value, np.ndarray) and value.ndim == 1:  # W&B's object array of dicts, or an empty array
+        value = list(value)
     if not isinstance(value, (list, tuple)):
         raise InvalidMediaTypeError(f"Object3D {what} must be a list of dicts, got {type(value).__name__}")
     return [check(i, item) for i, item in enumerate(value)]
@@ -246,6 +254,92 @@ def _check_scene(scene: Mapping, where: str) -> tuple[np.ndarray, list[dict], li
     boxes = _check_items(scene.get("boxes"), "boxes", _check_box)
     vectors = _check_items(scene.get("vectors"), "vectors", _check_vector)
     return points, boxes, vectors, scene_type
+
+
+def box3d(
+    *,
+    center: Any,
+    size: Any,
+    orientation: Any,
+    color: Any,
+    label: str | None = None,
+    score: float | None = None,
+) -> dict[str, Any]:
+    """A 3-D box for `Object3D.from_point_cloud`, from its centre, size and orientation (W&B's
+    ``wandb.box3d``, same keywords).
+
+    Parameters
+    ----------
+    center : array-like of 3 numbers
+        The box's centre, in the point cloud's coordinates.
+    size : array-like of 3 numbers
+        Its extent along its own x, y and z axes (>= 0).
+    orientation : array-like of 4 numbers
+        The rotation from the point cloud's axes to the box's, as a non-zero quaternion
+        ``[r, x, y, z]`` (scalar first, W&B's order; scipy's ``Rotation.as_quat()`` puts the
+        scalar last: reorder with ``np.roll(q, 1)``). It is normalized here.
+    color : (r, g, b)
+        Components in 0..1, as W&B's ``box3d`` takes them; stored as integers 0..255
+        (``round(c * 255)``), the box colour of every other box dict.
+    label : str, optional
+    score : float, optional
+        E.g. a detection's confidence.
+
+    Returns
+    -------
+    dict
+        ``{"corners": 8 [x, y, z], "color": [r, g, b], "label", "score"}``; the corners are the
+        unit cube's ``(±1, ±1, ±1)`` in that order (x slowest), scaled by ``size / 2``, rotated
+        and moved to ``center``.
+
+    Raises
+    ------
+    InvalidMediaError
+        A wrong shape, a non-finite or negative size, a zero quaternion, a colour outside 0..1.
+
+    Examples
+    --------
+    >>> box = ms.box3d(center=(0, 0, 1), size=(4, 2, 1.5), orientation=(1, 0, 0, 0),
+    ...                color=(1.0, 0.0, 0.0), label="car", score=0.9)
+    >>> ms.Object3D.from_point_cloud(points, [box], [], "lidar/beta")
+    """
+
+    def vector(value: Any, n: int, name: str) -> np.ndarray:
+        array = as_array(value)
+        if array is None or array.shape != (n,) or array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+            raise InvalidMediaError(f"box3d {name} is {_short(value)}; it must be {n} finite numbers")
+        return array.astype(np.float64)
+
+    center_v, size_v = vector(center, 3, "center"), vector(size, 3, "size")
+    if (size_v < 0).any():
+        raise InvalidMediaError(f"box3d size is {size_v.tolist()}; a box's extents must be >= 0")
+    quaternion = vector(orientation, 4, "orientation")
+    norm = float(np.linalg.norm(quaternion))
+    if norm == 0.0:
+        raise InvalidMediaError("box3d orientation is the zero quaternion; give [r, x, y, z] with r = 1, x = y = z = 0 for no rotation")
+    r, x, y, z = quaternion / norm
+    # The rotation matrix of a unit quaternion, acting on column vectors.
+    rotation = np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * r), 2 * (x * z + y * r)],
+        [2 * (x * y + z * r), 1 - 2 * (x * x + z * z), 2 * (y * z - x * r)],
+        [2 * (x * z - y * r), 2 * (y * z + x * r), 1 - 2 * (x * x + y * y)],
+    ])  # fmt: skip
+    unit = np.array([[i, j, k] for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)], dtype=np.float64)
+    corners = center_v + (unit * (size_v / 2)) @ rotation.T
+    rgb = as_array(color) if not isinstance(color, (str, bytes)) else None
+    if rgb is None or rgb.shape != (3,) or rgb.dtype.kind not in "iuf" or not ((rgb >= 0) & (rgb <= 1)).all():
+        raise InvalidMediaError(
+            f"box3d color is {_short(color)}; W&B's box3d takes (r, g, b) with components in 0..1 — e.g. (1.0, 0.0, 0.0) "
+            "for red (for 0..255 colours build the box dict yourself: {'corners', 'color', 'label', 'score'})"
+        )
+    box = {
+        "corners": corners.tolist(),
+        "color": [int(round(float(c) * 255)) for c in rgb],
+        "label": label,
+        "score": score,
+    }
+    _check_box(0, box)  # label and score follow every box's rules, checked here at the call
+    return box
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -275,10 +369,10 @@ def _check_file(data: bytes, kind: str, name: str) -> dict[str, Any] | None:
         raise InvalidMediaError(f"Object3D file {name} is empty; a .{kind} file needs content")
     if kind == "pts.json":
         doc = _parse_json(data, name, kind, 'JSON {"points": [...], "boxes": [...], "type": "lidar/beta"}')
-        if not isinstance(doc, Mapping):
+        if not isinstance(doc, (Mapping, list)):
             raise InvalidMediaError(
                 f"Object3D file {name} holds a JSON {type(doc).__name__}; a .pts.json file is an object "
-                '{"points": [...], "boxes": [...], "type": "lidar/beta"}'
+                '{"points": [...], "boxes": [...], "type": "lidar/beta"} or a list of points [[x, y, z], ...]'
             )
         return doc
     if kind in ("gltf", "babylon"):
@@ -309,12 +403,13 @@ class Object3D(Media):
         - A scene dict ``{"points", "boxes", "vectors", "type": "lidar/beta"}``, as
           `from_point_cloud` builds it.
         - The path of a ``.pts.json``, ``.obj``, ``.gltf``, ``.glb``, ``.babylon`` or ``.stl``
-          file, or a file object with ``file_type=``: stored byte for byte.
+          file, or a file object (its format from its ``name``, as ``open(path)`` gives, or
+          from ``file_type=``): stored byte for byte.
     caption : str, optional
         Shown with the object; stored in the ``caption`` column.
     file_type : {"pts.json", "obj", "gltf", "glb", "babylon", "stl"}, optional
-        The format of a file object (required: it has no extension), or of a path whose
-        extension does not tell it.
+        The format of a file object without a name (a ``BytesIO``), or of a path or named
+        file whose extension does not tell it.
 
     Attributes
     ----------
@@ -361,7 +456,9 @@ class Object3D(Media):
         if is_pathlike(data_or_path) or hasattr(data_or_path, "read"):
             self._file, self.format, name = read_source(data_or_path, file_type, "Object3D", _FILE_MIME, _format_of_path)
             scene = _check_file(self._file, self.format, name)
-            if scene is not None:
+            if isinstance(scene, list):  # a plain list of points: no scene type, no boxes
+                self._set_points_header(_check_points(scene, f"Object3D file {name} points"))
+            elif scene is not None:
                 points, self._boxes, self._vectors, self.type = _check_scene(scene, f"Object3D file {name}")
                 self._set_points_header(points)
             return
@@ -417,7 +514,7 @@ class Object3D(Media):
             A path whose extension is one of ``.pts.json``, ``.obj``, ``.gltf``, ``.glb``,
             ``.babylon``, ``.stl``, or a file object (text or binary; read from its start).
         file_type : {"pts.json", "obj", "gltf", "glb", "babylon", "stl"}, optional
-            Required for a file object; overrides a path's extension.
+            Required for a file object without a name; overrides a path's extension.
         caption : str, optional
 
         Returns
@@ -442,8 +539,8 @@ class Object3D(Media):
         points: Any,
         boxes: list[Mapping[str, Any]] | None = None,
         vectors: list[Mapping[str, Any]] | None = None,
-        *,
         point_cloud_type: PointCloudType = "lidar/beta",
+        *,
         caption: str | None = None,
     ) -> "Object3D":
         """A lidar scene: points with 3-D boxes and vectors.
@@ -543,7 +640,8 @@ class Object3D(Media):
                 raise InvalidMediaError(
                     f"this Object3D is a .{self.format} model file and has no point array; read its bytes with .file_bytes"
                 )
-            self._points = _check_points(json.loads(self._file)["points"])
+            doc = json.loads(self._file)
+            self._points = _check_points(doc if isinstance(doc, list) else doc["points"])
         return self._points.copy()
 
     @property

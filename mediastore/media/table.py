@@ -1,14 +1,22 @@
 """``ms.Table``: rows and typed columns, with media cells, under a row limit.
 
-Each column has one type, set by its first non-None cell (or by the DataFrame's dtype):
-``int``, ``float`` (ints are accepted and a column of ints becomes float when a float
-arrives), ``str``, ``bool``, ``timestamp``, ``list``, or one media type (``Image``, ``Audio``,
-...). None is allowed anywhere. A cell that does not fit is an error naming row, column,
-value and type.
+Each column has one type, set by ``dtype=`` or by its first non-None cell (or by the
+DataFrame's dtype): ``int``, ``float`` (ints are accepted and a column of ints becomes float
+when a float arrives), ``str``, ``bool``, ``timestamp``, ``list``, ``dict`` (stored as JSON
+text), ``complex`` (stored as ``STRUCT(real DOUBLE, imag DOUBLE)``), or one media type
+(``Image``, ``Audio``, ...). None is allowed anywhere unless ``optional=False``. A cell that
+does not fit is an error naming row, column, value and type; ``allow_mixed_types=True`` lets a
+column hold several plain types, stored as JSON text.
 
 Stored as one Parquet blob per logged table with the real column types; a media cell is a
 struct of that media type's columns (its ``blob`` points at the same content-addressed blobs
 the media views use) plus ``kind``, so ``store.decode(cell)`` works on it.
+
+``log_mode`` is W&B's: ``"IMMUTABLE"`` (default) logs the contents the table had when first
+logged, each time it is logged (a warning says so when it changed since); ``"MUTABLE"`` logs
+its current contents each time; ``"INCREMENTAL"`` stores at each log only the rows added since
+the previous one (columns ``first_row`` and ``increment_of`` of the ``tables`` view), and the
+readers put the increments back together, so the table at a step is every row up to it.
 """
 
 from __future__ import annotations
@@ -16,18 +24,73 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+import sys
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..errors import InvalidMediaError, InvalidMediaTypeError
+from ..errors import InvalidMediaError, InvalidMediaTypeError, TableLogModeWarning
 from . import _display
 from .base import Media, register
 
 __all__ = ["Table"]
 
 _MEDIA_COLUMNS_META = b"mediastore.media_columns"
+_CODECS_META = b"mediastore.column_codecs"  # {"column": "json" | "complex"}: how to read it back
+LOG_MODES = ("IMMUTABLE", "MUTABLE", "INCREMENTAL")
+_COMPLEX = None  # the Arrow struct of a complex cell, made on first use (no pyarrow at import)
+_DTYPES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", tuple: "list", dict: "dict",
+           complex: "complex", dt.datetime: "timestamp", dt.date: "timestamp", np.ndarray: "list"}
+
+
+def is_dataframe(value: Any) -> bool:
+    """A pandas DataFrame, recognised without importing pandas (it is imported if one exists)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and type(value).__name__ == "DataFrame" and isinstance(value, pd.DataFrame)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def _dtype_tag(dtype: Any, column: str) -> Any:
+    """The column type a ``dtype=`` entry stands for: a Python type, a media class, or None."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, type) and issubclass(dtype, Media) and dtype is not Media:
+        return dtype
+    if isinstance(dtype, type) and issubclass(dtype, np.generic):
+        dtype = np.dtype(dtype)
+    if isinstance(dtype, np.dtype):
+        kind = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex", "U": "str", "M": "timestamp"}.get(dtype.kind)
+        if kind is not None:
+            return kind
+    if dtype in _DTYPES:
+        return _DTYPES[dtype]
+    raise InvalidMediaTypeError(
+        f"Table dtype {dtype!r} for column {column!r} is not supported; use int, float, str, bool, list, dict, complex, "
+        "datetime, a numpy dtype, a media class (ms.Image, ...) or None to infer it"
+    )
+
+
+def _per_column(value: Any, columns: list[str], what: str) -> list[Any]:
+    if isinstance(value, list):
+        if len(value) != len(columns):
+            raise InvalidMediaError(f"Table {what} has {len(value)} entries for {len(columns)} columns {columns}; give one per column, or a single value")
+        return value
+    return [value] * len(columns)
 _COMMON = ("project", "run_id", "step", "key", "idx", "logged_at")
 
 
@@ -42,6 +105,10 @@ def _cell_type(value: Any) -> str | type | None:
         return "float"
     if isinstance(value, str):
         return "str"
+    if isinstance(value, (complex, np.complexfloating)):
+        return "complex"
+    if isinstance(value, Mapping):
+        return "dict"
     if isinstance(value, (dt.datetime, dt.date, np.datetime64)):
         return "timestamp"
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -72,17 +139,29 @@ class Table(Media):
     ----------
     columns : list of str, optional
         Column names. Default ``["Input", "Output", "Expected"]`` (W&B's).
-    data : list of rows, optional
-        Each row a list with one cell per column.
+    data : list of rows, 2-D numpy array, or pandas DataFrame, optional
+        Each row a list with one cell per column; a DataFrame is as ``dataframe=``.
     dataframe : pandas.DataFrame, optional
-        Columns and rows from a DataFrame (its index is dropped).
+        Columns and rows from a DataFrame (its index is dropped; column labels become ``str``).
+    dtype : type, media class, or list of them, optional
+        The type of every column, or one per column (``int``, ``float``, ``str``, ``bool``,
+        ``list``, ``dict``, ``complex``, ``datetime``, a numpy dtype, ``ms.Image``, ...; None
+        infers it from the first cell). A cell of another type raises at ``add_data``.
+    optional : bool or list of bool
+        Whether None is allowed, for every column or one per column. Default True (W&B's).
+    allow_mixed_types : bool
+        Turn type checks off (W&B's option): a column whose plain cells differ in type is
+        stored as JSON text. Media cells still need a column of their own type. Default False.
+    log_mode : {"IMMUTABLE", "MUTABLE", "INCREMENTAL"}
+        What logging this object again stores: its contents when first logged (default, as
+        W&B), its current contents, or only the rows added since the previous log.
 
     Raises
     ------
     InvalidMediaError
-        More rows than ``Table.MAX_ROWS``, or a row of the wrong length.
+        More rows than ``Table.MAX_ROWS``, a row of the wrong length, an unknown ``log_mode``.
     InvalidMediaTypeError
-        A cell that does not fit its column's type.
+        A cell that does not fit its column's type, or an unsupported ``dtype``.
 
     Examples
     --------
@@ -95,11 +174,25 @@ class Table(Media):
     #: Most rows a table may have; a class attribute to raise or lower: ``ms.Table.MAX_ROWS = 50000``.
     MAX_ROWS: ClassVar[int] = 10000
 
-    def __init__(self, columns: Sequence[str] | None = None, data: Sequence[Sequence[Any]] | None = None,
-                 dataframe: Any = None, *, rows: Sequence[Sequence[Any]] | None = None):
+    def __init__(self, columns: Sequence[str] | None = None, data: Any = None,
+                 dataframe: Any = None, *, rows: Sequence[Sequence[Any]] | None = None, dtype: Any = None,
+                 optional: bool | list[bool] = True, allow_mixed_types: bool = False,
+                 log_mode: Literal["IMMUTABLE", "MUTABLE", "INCREMENTAL"] = "IMMUTABLE"):
         data = rows if data is None else data
+        if log_mode not in LOG_MODES:
+            raise InvalidMediaError(f"Table log_mode {log_mode!r} is not one of {list(LOG_MODES)}")
+        self.log_mode = log_mode
+        self._mixed = bool(allow_mixed_types)
+        self._version = 0  # counts changes: IMMUTABLE warns when a changed table is logged again
+        self._first_logged: _LoggedTable | None = None  # IMMUTABLE: what every log of it stores
+        self._logged_rows = 0  # INCREMENTAL: rows stored by earlier logs
+        self._bound: tuple[str, str, str] | None = None  # INCREMENTAL: (project, run_id, key)
+        self._increment_of: int | None = None  # INCREMENTAL: the step of the first increment
+        self._last_step: int | None = None
         self._frame = None  # a DataFrame given whole: kept columnar, typed from its dtypes
         self._rows: list[list[Any]] = []
+        if data is not None and is_dataframe(data):
+            data, dataframe = None, data  # W&B: data= may be a DataFrame
         if dataframe is not None:
             if data is not None:
                 raise InvalidMediaError("ms.Table takes data= or dataframe=, not both")
@@ -107,19 +200,42 @@ class Table(Media):
                 raise InvalidMediaTypeError(f"dataframe must be a pandas DataFrame, got {type(dataframe).__name__}")
             if len(dataframe) > Table.MAX_ROWS:
                 raise _limit_error(len(dataframe), "the DataFrame")
+            # pd.DataFrame(rows) labels columns 0, 1, ...: names are str here, in the frame too.
             self.columns = self._check_columns([str(c) if not isinstance(c, str) else c for c in dataframe.columns])
-            self._frame = dataframe.reset_index(drop=True).copy()
+            self._set_checks(dtype, optional)
+            frame = dataframe.reset_index(drop=True).copy()
+            frame.columns = list(self.columns)
+            if any(t is not None for t in self._declared.values()) or not all(self._optional.values()) or self._mixed:
+                self._types = {c: None for c in self.columns}  # checked cell by cell, as add_data does
+                for row in frame.itertuples(index=False, name=None):
+                    self.add_data(*row)
+                return
+            self._frame = frame
             self._types = {c: self._frame_column_type(c) for c in self.columns}
             return
         self.columns = self._check_columns(list(columns) if columns is not None else ["Input", "Output", "Expected"])
-        self._types: dict[str, Any] = {c: None for c in self.columns}
+        self._set_checks(dtype, optional)
+        self._types: dict[str, Any] = dict(self._declared)
         if data is not None:
-            if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
-                raise InvalidMediaTypeError(f"data must be a list of rows, got {type(data).__name__}")
+            if isinstance(data, np.ndarray):
+                if data.ndim != 2:
+                    raise InvalidMediaError(f"Table data array has shape {data.shape}; expected 2-D (rows, columns)")
+            elif not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
+                raise InvalidMediaTypeError(f"data must be a list of rows, a 2-D numpy array or a DataFrame, got {type(data).__name__}")
             if len(data) > Table.MAX_ROWS:
                 raise _limit_error(len(data), "data")
             for row in data:
                 self.add_data(*row)
+
+    def _set_checks(self, dtype: Any, optional: bool | list[bool]) -> None:
+        dtypes = _per_column(dtype, self.columns, "dtype")
+        optionals = _per_column(optional, self.columns, "optional")
+        self._declared: dict[str, Any] = {}
+        if not self._mixed:  # W&B: allow_mixed_types turns dtype checks off
+            self._declared = {c: _dtype_tag(d, c) for c, d in zip(self.columns, dtypes)}
+        else:
+            self._declared = {c: None for c in self.columns}
+        self._optional: dict[str, bool] = {c: bool(o) for c, o in zip(self.columns, optionals)}
 
     @staticmethod
     def _check_columns(columns: list[Any]) -> list[str]:
@@ -143,6 +259,8 @@ class Table(Media):
             return "float"
         if kind == "M":
             return "timestamp"
+        if kind == "c":
+            return "complex"
         inferred = _arrow_inferred_type(series)
         if inferred is not _UNKNOWN:
             return inferred
@@ -153,18 +271,39 @@ class Table(Media):
 
     def _fit(self, current: Any, value: Any, row: int, column: str) -> Any:
         """The column type after adding ``value``, or an error naming the cell."""
+        if value is None and not self._optional.get(column, True):
+            raise InvalidMediaTypeError(
+                f"Table row {row} column {column!r} is None; the column was made with optional=False — "
+                "give it a value, or pass optional=True"
+            )
         if isinstance(value, float) and np.isnan(value) and current not in ("float", None):
             return current  # pandas' missing value in an object column
         new = _cell_type(value)
         if new in ("unsupported", "table"):
             raise InvalidMediaTypeError(
                 f"Table row {row} column {column!r} has {value!r:.80} of type {type(value).__name__}; cells are numbers, str, "
-                "bool, timestamps, lists, None, or media objects (ms.Image, ms.Audio, ...)"
+                "bool, timestamps, lists, dicts, complex numbers, None, or media objects (ms.Image, ms.Audio, ...)"
+            )
+        if new in ("dict", "list") or (current == "json" and new is not None and not isinstance(new, type)):
+            try:
+                _json_text(value)
+            except (TypeError, ValueError) as exc:
+                raise InvalidMediaTypeError(
+                    f"Table row {row} column {column!r} has {value!r:.80}, which cannot be stored as JSON ({exc}); "
+                    "dict cells hold numbers, str, bools, None, lists and dicts"
+                ) from None
+        declared = self._declared.get(column)
+        if declared is not None and new is not None and new != declared and not (declared == "float" and new == "int"):
+            raise InvalidMediaTypeError(
+                f"Table row {row} column {column!r} has {value!r:.80} ({_type_name(new)}); the column's dtype is "
+                f"{_type_name(declared)} — pass a {_type_name(declared)}, or make the table with allow_mixed_types=True"
             )
         if new is None or current is None or new == current:
             return current if new is None else new
         if {new, current} == {"int", "float"}:
             return "float"
+        if self._mixed and not isinstance(new, type) and not isinstance(current, type):
+            return "json"  # several plain types in one column: kept as JSON text
         raise InvalidMediaTypeError(
             f"Table row {row} column {column!r} has {value!r:.80} ({_type_name(new)}); the column holds {_type_name(current)} "
             "— every cell of a column has one type (None is allowed anywhere)"
@@ -172,6 +311,8 @@ class Table(Media):
 
     def add_data(self, *row: Any) -> None:
         """Append one row: one cell per column, in column order."""
+        if not self.columns:
+            raise InvalidMediaError("add_data on a table without columns; add_column first, or pass columns=")
         if len(row) != len(self.columns):
             raise InvalidMediaError(f"add_data got {len(row)} values; the table's columns are {self.columns} ({len(self.columns)})")
         if len(self) + 1 > Table.MAX_ROWS:
@@ -181,21 +322,48 @@ class Table(Media):
         self._materialise_rows()
         self._types = types
         self._rows.append(list(row))
+        self._version += 1
 
-    def add_column(self, name: str, data: Sequence[Any]) -> None:
-        """Add a column with one value per existing row."""
+    def add_row(self, *row: Any) -> None:
+        """W&B's older name of `add_data`."""
+        self.add_data(*row)
+
+    def add_column(self, name: str, data: Sequence[Any], optional: bool = False) -> None:
+        """Add a column with one value per existing row (any number of values when the table has
+        no columns yet: W&B builds tables column by column from ``Table(columns=[], data=[])``).
+
+        ``optional`` is W&B's: False (its default) refuses None in the new column.
+        """
+        if self.log_mode == "INCREMENTAL":
+            raise InvalidMediaError(
+                f"add_column {name!r} on a table with log_mode='INCREMENTAL'; its increments share one set of columns — "
+                "give every column at construction, or use log_mode='MUTABLE'"
+            )
         self._check_columns([*self.columns, name])
         data = list(data)
-        if len(data) != len(self):
+        first = not self.columns
+        if first and len(data) > Table.MAX_ROWS:
+            raise _limit_error(len(data), "the column")
+        if not first and len(data) != len(self):
             raise InvalidMediaError(f"add_column {name!r} got {len(data)} values; the table has {len(self)} rows")
+        self._optional[name] = bool(optional)
+        self._declared[name] = None
         current = None
-        for index, value in enumerate(data):
-            current = self._fit(current, value, index, name)
+        try:
+            for index, value in enumerate(data):
+                current = self._fit(current, value, index, name)
+        except BaseException:
+            del self._optional[name], self._declared[name]
+            raise
         self._materialise_rows()
-        for row, value in zip(self._rows, data):
-            row.append(value)
+        if first:
+            self._rows = [[value] for value in data]
+        else:
+            for row, value in zip(self._rows, data):
+                row.append(value)
         self.columns.append(name)
         self._types[name] = current
+        self._version += 1
 
     def _materialise_rows(self) -> None:
         if self._frame is not None:
@@ -213,14 +381,37 @@ class Table(Media):
             return [list(r) for r in self._frame.itertuples(index=False, name=None)]
         return [list(r) for r in self._rows]
 
-    def get_column(self, name: str) -> list[Any]:
-        """The values of one column."""
+    def get_column(self, name: str, convert_to: Literal["numpy"] | None = None) -> Any:
+        """The values of one column: a list, or with ``convert_to="numpy"`` a numpy array
+        (media cells as their arrays where the type has ``to_numpy``)."""
         if name not in self.columns:
             raise InvalidMediaError(f"no column {name!r}; the columns are {self.columns}")
+        if convert_to not in (None, "numpy"):
+            raise InvalidMediaError(f"get_column convert_to={convert_to!r}; use None (a list) or 'numpy'")
         if self._frame is not None:
-            return self._frame[name].tolist()
-        i = self.columns.index(name)
-        return [r[i] for r in self._rows]
+            values = self._frame[name].tolist()
+        else:
+            i = self.columns.index(name)
+            values = [r[i] for r in self._rows]
+        if convert_to is None:
+            return values
+        if isinstance(self._types.get(name), type):
+            values = [v.to_numpy() if hasattr(v, "to_numpy") else v for v in values]
+        return np.array(values)
+
+    def iterrows(self) -> Iterator[tuple[int, list[Any]]]:
+        """``(index, row)`` for each row, in order (W&B's ``iterrows``)."""
+        yield from enumerate(self.data)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal columns, column types and cells (NaN equals NaN; arrays compare by value)."""
+        if not isinstance(other, Table):
+            return NotImplemented
+        if self.columns != other.columns or len(self) != len(other) or self.column_types != other.column_types:
+            return False
+        return all(_cells_equal(a, b) for r1, r2 in zip(self.data, other.data) for a, b in zip(r1, r2))
+
+    __hash__ = None  # mutable, compared by value
 
     def get_dataframe(self):
         """The table as a pandas DataFrame (media cells stay media objects)."""
@@ -237,9 +428,22 @@ class Table(Media):
     # -- engine contract ------------------------------------------------------------------------
     def _prepare(self) -> "_LoggedTable":
         """At run.log: check the limit again (it may have been lowered) and take a snapshot, so
-        later changes to this table do not reach what was logged."""
+        later changes to this table do not reach what was logged. Nothing about the table
+        changes here: the call may still fail; `_LoggedTable._on_logged` records the log."""
         if len(self) > Table.MAX_ROWS:
             raise _limit_error(len(self), "the table")
+        if self.log_mode == "IMMUTABLE" and self._first_logged is not None:
+            if self._version != self._first_logged.version:
+                warnings.warn(
+                    f"this ms.Table (log_mode='IMMUTABLE') changed after it was first logged ({self._first_logged.num_rows} rows "
+                    f"then, {len(self)} now); logging it again logs its first contents, as W&B does — make it with "
+                    "log_mode='MUTABLE' to log its current contents",
+                    TableLogModeWarning,
+                    stacklevel=4,
+                )
+            return self._first_logged
+        if self.log_mode == "INCREMENTAL":
+            return _LoggedTable(self, start=self._logged_rows)
         return _LoggedTable(self)
 
     def _summary(self) -> dict[str, Any]:
@@ -271,17 +475,31 @@ class _LoggedTable(Media):
 
     kind = "tables"
 
-    def __init__(self, table: Table):
+    def __init__(self, table: Table, start: int | None = None):
+        import threading
+
         import pyarrow as pa
 
         self.columns = list(table.columns)
         self._types = dict(table._types)
         self._arrow_columns: dict[str, Any] = {}
         self._media_cells: dict[str, list] = {}
+        self.source = table
+        self.version = table._version
+        self.log_mode = table.log_mode
+        self.start = start  # INCREMENTAL: the rows this snapshot holds begin here
+        self.first_row: int | None = None  # set when logged
+        self.increment_of: int | None = None
+        self.total_rows = len(table)
+        self._encoded: dict[str, Any] | None = None
+        self._lock = threading.Lock()
         frame = table._frame
+        if start:
+            frame = frame.iloc[start:].reset_index(drop=True) if frame is not None else None
+        rows = table._rows[start or 0:] if frame is None else None
         for i, name in enumerate(self.columns):
             t = self._types[name]
-            values = frame[name] if frame is not None else [r[i] for r in table._rows]
+            values = frame[name] if frame is not None else [r[i] for r in rows]
             if isinstance(t, type):
                 cells = values.tolist() if frame is not None else values
                 self._media_cells[name] = [None if c is None or (isinstance(c, float) and np.isnan(c)) else c._prepare() for c in cells]
@@ -290,18 +508,67 @@ class _LoggedTable(Media):
                 self._arrow_columns[name] = _arrow_column(values, t, frame is not None)
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
                 raise InvalidMediaTypeError(f"Table column {name!r} ({_type_name(t)}) cannot be stored: {exc}") from None
-        self.num_rows = len(table)
+        self.num_rows = len(table) - (start or 0)
         # Without media cells the encoding is one Parquet write: cheaper on the caller's thread
         # than a hand-off to a worker (and a new thread's cold start); media cells encode in parallel.
         self.ENCODE_INLINE = not self._media_cells
 
+    def _check_destination(self, project: str, run_id: str, key: str, step: int, *, in_list: bool) -> None:
+        if self.log_mode != "INCREMENTAL":
+            return
+        table = self.source
+        if in_list:
+            raise InvalidMediaError(
+                f"a table with log_mode='INCREMENTAL' in a list under {key!r}; its increments are found by key — log it under a key of its own"
+            )
+        if table._bound is not None and table._bound != (project, run_id, key):
+            p, r, k = table._bound
+            raise InvalidMediaError(
+                f"this INCREMENTAL table continues {k!r} of run {r!r} (project {p!r}); it cannot also be logged under {key!r} of run "
+                f"{run_id!r} — log a new ms.Table there, or use log_mode='MUTABLE'"
+            )
+        if table._last_step is not None and step <= table._last_step:
+            raise InvalidMediaError(
+                f"this INCREMENTAL table under {key!r} was last logged at step {table._last_step}; a new increment at step {step} "
+                "would come before rows already stored — log it at a later step"
+            )
+
+    def _on_logged(self, project: str, run_id: str, key: str, step: int) -> None:
+        table = self.source
+        if self.log_mode == "IMMUTABLE" and table._first_logged is None:
+            table._first_logged = self
+        if self.log_mode != "INCREMENTAL":
+            return
+        # An earlier snapshot of this table may have been stored after this one was taken
+        # (commit=False, then a later step): skip the rows it holds.
+        skip = table._logged_rows - self.start
+        if skip > 0:
+            self._arrow_columns = {n: a.slice(skip) for n, a in self._arrow_columns.items()}
+            self._media_cells = {n: c[skip:] for n, c in self._media_cells.items()}
+            self.num_rows -= skip
+            self.start = table._logged_rows
+        if table._increment_of is None:
+            table._increment_of = step
+        self.first_row, self.increment_of = self.start, table._increment_of
+        table._logged_rows, table._bound, table._last_step = self.total_rows, (project, run_id, key), step
+
     def _encode(self, location) -> dict[str, Any]:
+        # IMMUTABLE tables logged again share a snapshot: encoded once.
+        with self._lock:
+            if self._encoded is None:
+                self._encoded = self._encode_once(location)
+            encoded = dict(self._encoded)
+        encoded.update(log_mode=self.log_mode, first_row=self.first_row, increment_of=self.increment_of)
+        return encoded
+
+    def _encode_once(self, location) -> dict[str, Any]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         from ..schema import schema_for
 
         arrays, media_kinds = [], {}
+        codecs = {n: t for n, t in self._types.items() if t in ("json", "complex", "dict")}
         for name in self.columns:
             if name in self._arrow_columns:
                 arrays.append(self._arrow_columns[name])
@@ -313,19 +580,22 @@ class _LoggedTable(Media):
             arrays.append(pa.array(cells, type=struct))
             media_kinds[name] = cls.kind
         table = pa.table(arrays, names=self.columns) if arrays else pa.table({})
-        table = table.replace_schema_metadata({_MEDIA_COLUMNS_META: json.dumps(media_kinds).encode()})
+        metadata = {_MEDIA_COLUMNS_META: json.dumps(media_kinds).encode()}
+        if codecs:
+            metadata[_CODECS_META] = json.dumps({n: "complex" if t == "complex" else "json" for n, t in codecs.items()}).encode()
+        table = table.replace_schema_metadata(metadata)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         return {
             "blob": location.put_blob(sink.getvalue().to_pybytes(), "application/vnd.apache.parquet"),
-            "num_rows": self.num_rows,
+            "num_rows": self.total_rows,  # an increment: the table's rows up to it
             "num_columns": len(self.columns),
             "columns": list(self.columns),
             "column_types": [_type_name(self._types[c]) if self._types[c] is not None else "null" for c in self.columns],
         }
 
     def _summary(self) -> dict[str, Any]:
-        return {"_kind": self.kind, "num_rows": self.num_rows, "columns": self.columns}
+        return {"_kind": self.kind, "num_rows": self.total_rows, "columns": self.columns}
 
 
 _UNKNOWN = object()
@@ -357,8 +627,34 @@ def _arrow_inferred_type(series) -> Any:
     return _UNKNOWN
 
 
+def _cells_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # lists holding arrays
+        return False
+
+
+def _complex_type():
+    import pyarrow as pa
+
+    global _COMPLEX
+    if _COMPLEX is None:
+        _COMPLEX = pa.struct([pa.field("real", pa.float64()), pa.field("imag", pa.float64())])
+    return _COMPLEX
+
+
 def _arrow_column(values: Any, type_: Any, from_frame: bool):
     import pyarrow as pa
+
+    if type_ in ("dict", "json", "complex"):
+        cells = values.tolist() if from_frame else values
+        if type_ == "complex":
+            return pa.array([None if v is None else {"real": float(v.real), "imag": float(v.imag)} for v in cells], type=_complex_type())
+        return pa.array([None if v is None else _json_text(v) for v in cells], type=pa.string())
 
     if type_ == "int":
         return pa.array(values, type=pa.int64(), from_pandas=True)
@@ -386,7 +682,14 @@ def _to_frame(arrow, location, *, decode: bool):
     from .base import media_type
 
     media = json.loads((arrow.schema.metadata or {}).get(_MEDIA_COLUMNS_META, b"{}"))
+    codecs = json.loads((arrow.schema.metadata or {}).get(_CODECS_META, b"{}"))
     frame = arrow.to_pandas()
+    for column, codec in codecs.items():
+        cells = arrow.column(column).to_pylist()
+        if codec == "complex":
+            frame[column] = [None if c is None else complex(c["real"], c["imag"]) for c in cells]
+        else:
+            frame[column] = [None if c is None else json.loads(c) for c in cells]
     for column, kind in media.items():
         cells = arrow.column(column).to_pylist()
         if decode:

@@ -28,9 +28,10 @@ Rules (one set, documented in the README):
   ========  =======================================================================
 
 - A file (``.gif``, ``.mp4``, ``.webm``, ``.ogg``/``.ogv``) or a ``BytesIO`` is stored byte for
-  byte; its format comes from its content (it must agree with the extension and with
-  ``format=`` when given), and ``frames``, ``fps``, ``width``, ``height``, ``codec`` are read
-  from it. ``fps`` does not change a file's frame rate.
+  byte; its format comes from its content (it must agree with the extension), and ``frames``,
+  ``fps``, ``width``, ``height``, ``codec`` are read from it. A ``fps`` or ``format`` that
+  disagrees with the file warns (``IgnoredArgumentWarning``) and the file's own is kept.
+- Arrays may be torch tensors (any device) or anything with ``__array__``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._deps import require
-from ..errors import InvalidMediaError, InvalidMediaTypeError, MediaStoreWarning
+from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError
 from . import _display
 from .base import Media, as_array, check_caption, float_pixels_to_uint8, is_number, is_pathlike, read_path, register
 
@@ -274,8 +275,8 @@ class Video(Media):
 
     Parameters
     ----------
-    data_or_path : numpy.ndarray, str, os.PathLike or io.BytesIO
-        Frames as a ``(time, channels, height, width)`` array, or ``(batch, time, channels,
+    data_or_path : numpy.ndarray, torch.Tensor, str, os.PathLike or io.BytesIO
+        Frames as a ``(time, channels, height, width)`` array or tensor, or ``(batch, time, channels,
         height, width)`` tiled into a grid (``ceil(sqrt(batch))`` columns); channels 1, 3 or 4
         (alpha is dropped); dtype rule as ``ms.Image`` (see the module doc). Or the path of a
         gif, mp4, webm or ogg file, or a ``BytesIO`` holding one: stored byte for byte.
@@ -287,7 +288,7 @@ class Video(Media):
     format : {"gif", "mp4", "webm", "ogg"}, optional
         Encoding of an array. Default ``"gif"`` (the reference page's; plays everywhere and is
         exact for frames of at most 256 colours). For a file or ``BytesIO`` the format comes
-        from the content and, when given, must agree with it. ``"mp4"`` (H.264) and ``"webm"``
+        from the content; a different ``format`` warns and is ignored. ``"mp4"`` (H.264) and ``"webm"``
         (VP9) play in every browser; ``"ogg"`` (VP8 in Ogg) only in Chromium-based ones.
 
     Raises
@@ -372,17 +373,23 @@ class Video(Media):
             raise InvalidMediaError(
                 f"{what} holds a {info['demuxer']} video; use gif, mp4, webm or ogg — convert it (e.g. ffmpeg -i in out.mp4)"
             )
-        for source, expected in (("its extension", claimed), ("format=", format)):
-            if expected is not None and expected != found:
-                raise InvalidMediaError(
-                    f"{what} holds {found} video but {source} says {expected}; a file is stored as it is — "
-                    f"{'rename it' if source == 'its extension' else 'leave format out'} (or convert it)"
-                )
+        if claimed is not None and claimed != found:
+            raise InvalidMediaError(
+                f"{what} holds {found} video but its extension says {claimed}; a file is stored as it is — "
+                "rename it (or convert it)"
+            )
+        if format is not None and format != found:
+            warnings.warn(
+                f"format={format!r} is ignored for {what}: a file is stored as it is, in its own format ({found}), "
+                "which the format column reports; convert the file to change it",
+                IgnoredArgumentWarning,
+                stacklevel=3,
+            )
         if fps is not None and info["fps"] and abs(float(_check_fps(fps)) - info["fps"]) > 0.01 * info["fps"]:
             warnings.warn(
                 f"fps={fps!r} is ignored for {what}: a file keeps its own frame rate ({info['fps']:g} fps), "
                 "which the fps column reports; re-encode the file to change it",
-                MediaStoreWarning,
+                IgnoredArgumentWarning,
                 stacklevel=3,
             )
         self._file = data

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..packer import PACKS
+from ..storage import _EXTENSIONS
 from ..errors import MediaStoreError
 from ..media.base import registered_kinds
 from ..query import Store
@@ -58,6 +60,10 @@ def jsonable(value: Any) -> Any:
 def _blob_url(blob: Any) -> str | None:
     if not isinstance(blob, dict) or not blob.get("uri"):
         return None
+    if blob["uri"].startswith(PACKS + "/"):
+        # A blob inside a pack: its byte range, named with its type's extension for the mime.
+        extension = _EXTENSIONS.get(blob.get("mime") or "", ".bin")
+        return f"/blob/{blob['uri']}/{int(blob['offset'])}-{int(blob['length'])}{extension}"
     return "/blob/" + blob["uri"]
 
 

@@ -28,6 +28,8 @@ from .data import ViewerData, ViewerQueryError
 
 #: A blob's path as put_blob names it: content-addressed, so it never changes.
 _BLOB_PATH = re.compile(r"blobs/[0-9a-f]{2}/[0-9a-f]{62}(\.[a-z0-9]+){0,2}")
+#: A blob inside a pack (packer.py): the pack, the blob's offset and length, its extension.
+_PACKED_PATH = re.compile(r"(blobs/packs/[0-9a-f]{32}\.pack)/(\d{1,15})-(\d{1,15})((?:\.[a-z0-9]+){1,2})")
 #: (extension, mime) of put_blob's names, longest extension first (".pts.json" before ".json").
 _MIME_OF = sorted(((ext, mime) for mime, ext in _EXTENSIONS.items()), key=lambda pair: -len(pair[0]))
 _CHUNK = 1 << 20
@@ -154,19 +156,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
 
     def _blob(self, rel: str) -> None:
-        """A store object by range: only content-addressed paths under ``blobs/``."""
-        if not _BLOB_PATH.fullmatch(rel):
+        """A store object by range: only content-addressed paths under ``blobs/``, and byte
+        ranges of packs as if each blob were a file of its own."""
+        location = self.server.store.location
+        packed = _PACKED_PATH.fullmatch(rel)
+        if packed:
+            full = location.path(packed.group(1))
+            start, size = int(packed.group(2)), int(packed.group(3))
+        elif _BLOB_PATH.fullmatch(rel):
+            full, start, size = location.path(rel), 0, None
+        else:
             self._error(HTTPStatus.NOT_FOUND, "not found")
             return
-        location = self.server.store.location
-        full = location.path(rel)
         try:
-            size = location.fs.size(full)
+            whole = location.fs.size(full)
         except (FileNotFoundError, OSError):
             self._error(HTTPStatus.NOT_FOUND, "not found")
             return
+        if size is None:
+            size = whole
+        elif start + size > whole:
+            self._error(HTTPStatus.NOT_FOUND, "not found")
+            return
         mime = _blob_mime(rel)
-        extra = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{rel[6:8]}{rel[9:71]}"'}
+        tag = f"{packed.group(1)[12:44]}-{start}" if packed else f"{rel[6:8]}{rel[9:71]}"
+        extra = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=31536000, immutable", "ETag": f'"{tag}"'}
         if mime == "text/html":
             # Logged HTML opened on its own is sandboxed too: no script reaches the viewer's origin.
             extra["Content-Security-Policy"] = "sandbox allow-scripts"
@@ -183,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD" or size == 0:
             return
         with location.fs.open(full, "rb") as handle:
-            handle.seek(first)
+            handle.seek(start + first)
             remaining = last - first + 1
             while remaining:
                 chunk = handle.read(min(_CHUNK, remaining))

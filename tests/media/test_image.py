@@ -143,15 +143,34 @@ def test_rdkit_style_pil_drawing(store_uri):
 
 
 def test_identical_images_share_one_blob(store_uri, rgb):
+    """The same bytes logged again by a run point at its first copy (packed blobs: once per
+    run; see the README's dedup guarantee); a blob stored alone is stored once per store."""
     with ms.init(project="p", store=store_uri) as run:
         run.log({"a": ms.Image(rgb)})
         run.log({"a": ms.Image(rgb.copy())})
+    store = ms.open(store_uri)
+    assert store.sql("SELECT count(*), count(DISTINCT (blob.uri, blob.offset)) FROM images").fetchall() == [(2, 1)]
     with ms.init(project="p", store=store_uri) as run:
         run.log({"b": ms.Image(rgb)})
+    packs = store.location.fs.glob(store.location.path("blobs", "packs", "*.pack"))
+    assert len(packs) == 2  # one per run, each holding the image once
+    [(length,)] = store.sql("SELECT DISTINCT blob.length FROM images").fetchall()
+    assert [store.location.fs.size(p) for p in packs] == [length, length]
+
+
+def test_large_blobs_are_stored_once_whichever_run_logs_them(store_uri):
+    """Blobs of at least Settings.pack_max_blob stand alone, content-addressed, written
+    create-only: a second run's copy is not stored again."""
+    noise = np.random.default_rng(1).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    settings = ms.Settings(pack_max_blob=1024)  # the PNG of 48x48 noise is ~7 KB
+    for key in ("a", "b"):
+        with ms.init(project="p", store=store_uri, settings=settings) as run:
+            run.log({key: ms.Image(noise)})
     store = ms.open(store_uri)
-    uris = store.sql("SELECT DISTINCT blob.uri FROM images").fetchall()
-    assert len(uris) == 1
-    assert len(store.location.fs.glob(store.location.path("blobs", "*", "*"))) == 1
+    assert store.sql("SELECT count(*), count(DISTINCT blob.uri), min(blob.offset) FROM images").fetchall() == [(2, 1, 0)]
+    fs = store.location.fs
+    assert len(fs.glob(store.location.path("blobs", "??", "*"))) == 1
+    assert not fs.exists(store.location.path("blobs", "packs")) or not fs.glob(store.location.path("blobs", "packs", "*"))
 
 
 # -- masks ---------------------------------------------------------------------------------------
@@ -321,7 +340,8 @@ def test_bad_box_sets(rgb, boxes, message):
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
-        (np.zeros((3, 224, 224)), ms.InvalidMediaError, r"Image array has shape \(3, 224, 224\); expected \(H, W\) or \(H, W, C\) with C in 1, 3, 4 — pass channels last"),
+        (np.zeros((5, 224, 224)), ms.InvalidMediaError, r"Image array has shape \(5, 224, 224\); expected \(H, W\), \(H, W, C\) or \(C, H, W\) with C in 1, 3, 4"),
+        (np.zeros((2, 3, 8, 8)), ms.InvalidMediaError, r"Image got a batch of shape \(2, 3, 8, 8\); .* torchvision.utils.make_grid\(batch\)"),
         (np.zeros((2, 2, 2)), ms.InvalidMediaError, r"shape \(2, 2, 2\)"),
         (np.zeros((5,)), ms.InvalidMediaError, r"shape \(5,\)"),
         (np.zeros((0, 4)), ms.InvalidMediaError, r"an image needs at least one pixel"),
@@ -331,7 +351,7 @@ def test_bad_box_sets(rgb, boxes, message):
         (np.array([[-1, 2]], dtype=np.int16), ms.InvalidMediaError, r"values from -1 to 2"),
         (np.array([[1 + 2j]]), ms.InvalidMediaTypeError, r"Image array has dtype complex128"),
         (np.array([["a"]]), ms.InvalidMediaTypeError, r"dtype <U1"),
-        (12, ms.InvalidMediaTypeError, r"Image takes a numpy array, a PIL image or a file path, got int"),
+        (12, ms.InvalidMediaTypeError, r"Image takes a numpy array, a tensor, a PIL image, a matplotlib figure, an ms.Image or a file path, got int"),
         ("/no/such/file.png", ms.MediaFileNotFoundError, r"Image file '/no/such/file.png' does not exist"),
     ],
 )

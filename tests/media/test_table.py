@@ -139,7 +139,7 @@ def test_api_errors(call, error, message):
     [
         ({"columns": ["a", 1]}, ms.InvalidMediaTypeError, r"column names must be non-empty str, got 1"),
         ({"columns": ["a", "a"]}, ms.InvalidMediaError, r"column names must be unique"),
-        ({"data": "abc"}, ms.InvalidMediaTypeError, r"data must be a list of rows, got str"),
+        ({"data": "abc"}, ms.InvalidMediaTypeError, r"data must be a list of rows, a 2-D numpy array or a DataFrame, got str"),
         ({"dataframe": [1, 2]}, ms.InvalidMediaTypeError, r"dataframe must be a pandas DataFrame, got list"),
         ({"data": [[1, 2, 3]], "dataframe": pd.DataFrame()}, ms.InvalidMediaError, r"takes data= or dataframe=, not both"),
     ],
@@ -235,11 +235,11 @@ def test_one_query_over_a_key_across_steps_and_runs(store_uri, rgb):
 
 
 def test_store_table_by_step_and_new_versions(store_uri):
-    table = ms.Table(columns=["a"], data=[[1]])
+    table = ms.Table(columns=["a"], data=[[1]], log_mode="MUTABLE")
     with ms.init(project="p", store=store_uri, run_id="r") as run:
         run.log({"t": table})
         table.add_data(2)  # changed after logging: the logged version stays as it was
-        run.log({"t": table})  # logged again: a new version at the new step, no silent no-op
+        run.log({"t": table})  # MUTABLE, logged again: a new version at the new step
         table.add_data(3)
     store = ms.open(store_uri)
     assert store.table("r", "t", step=0)["a"].tolist() == [1]

@@ -71,7 +71,9 @@ def test_api_answers_from_the_store(served):
     assert api(server, f"steps?project=p&kind=images&key=img&runs={ids[0]}") == [50]
     items = api(server, f"items?project=p&kind=images&key=img&step=10000&runs={ids[0]}")
     item = items["runs"][ids[0]][0]
-    assert item["step"] == 50 and item["width"] == 32 and item["blob"]["url"] == "/blob/" + item["blob"]["uri"]
+    blob = item["blob"]  # a small image: packed, served as its pack's byte range
+    assert item["step"] == 50 and item["width"] == 32 and blob["uri"].startswith("blobs/packs/")
+    assert blob["url"] == f"/blob/{blob['uri']}/{blob['offset']}-{blob['length']}.png"
     assert api(server, f"items?project=p&kind=images&key=img&step=49&runs={ids[0]}")["runs"][ids[0]] == []
     heat = api(server, f"histogram?project=p&run={ids[0]}&key=h")
     assert heat["steps"] == [50] and sum(heat["counts"][0]) == pytest.approx(100)
@@ -82,15 +84,19 @@ def test_blobs_stream_by_range(served):
     store = ms.open(server.store.uri)
     blob = store.sql("SELECT blob FROM images").fetchall()[0][0]
     data = store.location.get_blob(blob)
-    status, headers, body = get(server, f"/blob/{blob['uri']}")
+    url = f"/blob/{blob['uri']}/{blob['offset']}-{blob['length']}.png"
+    status, headers, body = get(server, url)
     assert status == 200 and body == data and headers["Content-Type"] == "image/png"
     assert headers["Accept-Ranges"] == "bytes"
-    status, headers, body = get(server, f"/blob/{blob['uri']}", {"Range": "bytes=8-15"})
+    status, headers, body = get(server, url, {"Range": "bytes=8-15"})
     assert status == 206 and body == data[8:16] and headers["Content-Range"] == f"bytes 8-15/{len(data)}"
-    status, _, body = get(server, f"/blob/{blob['uri']}", {"Range": "bytes=-4"})
+    status, _, body = get(server, url, {"Range": "bytes=-4"})
     assert status == 206 and body == data[-4:]
-    status, headers, _ = get(server, f"/blob/{blob['uri']}", {"Range": f"bytes={len(data)}-"})
+    status, headers, _ = get(server, url, {"Range": f"bytes={len(data)}-"})
     assert status == 416 and headers["Content-Range"] == f"bytes */{len(data)}"
+    # The pack itself, or a range past its end, is not served.
+    assert get(server, f"/blob/{blob['uri']}")[0] == 404
+    assert get(server, f"/blob/{blob['uri']}/{blob['offset']}-{blob['length'] + 10**6}.png")[0] == 404
 
 
 @pytest.mark.parametrize("path", [

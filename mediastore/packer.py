@@ -1,0 +1,279 @@
+"""The blob packer: a writer's media bytes go to the store in few, large, parallel uploads.
+
+A request per blob made logging on a bucket as slow as its latency (a HEAD, a LIST and a PUT
+per image, one after another, on the encoder's thread). The packer takes that off the logging
+path. Its rules:
+
+- **Small blobs are packed.** Images, masks, audio clips and HTML under ``Settings.pack_max_blob`` are appended to the
+  writer's open pack, ``blobs/packs/<32 hex>.pack``; a blob struct names the pack and its
+  ``offset``/``length`` in it (the struct's fields exist for this, DESIGN.md). A pack is sealed
+  at ``Settings.pack_bytes`` and whenever rows pointing into it are about to be written, and is
+  then uploaded whole (one PUT). A pack never changes once written, like every other object.
+- **Large blobs and the other kinds stand alone** (video, 3D, molecules, a logged table's
+  Parquet, which DuckDB reads by path), content-addressed as before
+  (``blobs/<sha[:2]>/<sha[2:]><ext>``), written with a create-only PUT (``If-None-Match: *``): one request, and bytes that
+  are there already are not stored again, whichever run logged them.
+- **The same bytes are stored once per writer at write time**: a blob logged again by the
+  same run points at its first copy. Across runs, large blobs are stored once (content
+  addressed); small blobs logged by several runs are stored once per run (README says so).
+- **Blobs before rows.** ``durable()`` seals the open pack and waits for every upload so far;
+  the writer calls it before it writes rows that point at blobs.
+- **Nothing is lost to a bucket's bad minute.** Every upload retries with backoff until it
+  succeeds or the writer gives up at ``finish`` (``Settings.finish_timeout``). While the
+  spool is on, each pack is also appended to the writer's local spool as it grows (and each
+  standalone blob kept there until uploaded), so a killed process, or a run that finished during an outage, leaves its bytes for
+  ``mediastore recover`` to upload.
+
+Uploads run on their own thread pool, in parallel. Knows no media type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+import warnings
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import MediaStoreWarning
+from .storage import StoreLocation, blob_path
+
+__all__ = ["BlobPacker", "BlobSink", "StorageUnavailableWarning", "is_transient", "retrying", "PACKS"]
+
+#: Where packs live, below the store root.
+PACKS = "blobs/packs"
+#: What is packed: the small media logged by the thousand (images and masks, audio clips, HTML).
+#: The rest stands alone: video, 3D files and point clouds (.npy, read with numpy.load and
+#: streamed by range), molecules, and a logged table's Parquet (DuckDB reads it by path).
+_PACKED_MIMES = ("image/", "audio/", "text/html")
+#: Blob structs remembered per writer for dedup (about 200 bytes each).
+_DEDUP_ENTRIES = 200_000
+
+
+class StorageUnavailableWarning(MediaStoreWarning):
+    """The store did not take a write; it is retried in the background and nothing is lost."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the store or the network (retry it), as opposed to a bug (surface it)."""
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith(("botocore", "aiobotocore", "aiohttp", "urllib3", "s3fs", "gcsfs", "adlfs"))
+
+
+class _Backoff:
+    """Waits between retries: 0.2 s doubling to 5 s. Warns once per writer that the store is
+    unreachable, so a training loop's log says why, without one line per retry."""
+
+    def __init__(self, warned: threading.Event):
+        self.delay = 0.2
+        self.warned = warned
+
+    def wait(self, exc: BaseException, what: str, stop: threading.Event) -> None:
+        if not self.warned.is_set():
+            self.warned.set()
+            warnings.warn(
+                f"the store did not take {what} ({type(exc).__name__}: {exc}); mediastore keeps retrying in the "
+                "background and keeps your rows in the local spool meanwhile — nothing is lost, run.log goes on",
+                StorageUnavailableWarning,
+                stacklevel=2,
+            )
+        stop.wait(self.delay)
+        self.delay = min(self.delay * 2, 5.0)
+
+
+def retrying(action: Callable[[], Any], what: str, *, stop: threading.Event, warned: threading.Event) -> Any:
+    """Run ``action`` until it succeeds; transient failures wait and retry, until ``stop`` is
+    set (then the last failure is raised). Other errors are raised at once."""
+    backoff = _Backoff(warned)
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_transient(exc) or stop.is_set():
+                raise
+            backoff.wait(exc, what, stop)
+
+
+class _Pack:
+    __slots__ = ("name", "data", "spool_file")
+
+    def __init__(self, name: str, spool_file: Path | None):
+        self.name = name
+        self.data = bytearray()
+        self.spool_file = spool_file
+
+
+class BlobPacker:
+    """Stores one writer's blobs (see the module's rules).
+
+    Parameters
+    ----------
+    location : StoreLocation
+        The store.
+    pack_bytes : int
+        A pack is sealed when it reaches this size.
+    max_blob : int
+        Blobs of at least this size are stored alone, content-addressed.
+    workers : int
+        Parallel uploads.
+    max_pending : int
+        Bytes handed over and not yet in the store before ``put`` waits (back-pressure through
+        the encoders to ``run.log``): bounds memory and the spool's disk during an outage.
+    spool_dir : Path, optional
+        Where open and unuploaded packs are kept on local disk (None: the spool is off).
+    """
+
+    def __init__(self, location: StoreLocation, *, pack_bytes: int, max_blob: int, workers: int,
+                 max_pending: int, spool_dir: Path | None = None):
+        self.location = location
+        self.pack_bytes = pack_bytes
+        self.max_blob = max_blob
+        self.spool_dir = spool_dir
+        if spool_dir is not None:
+            spool_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)
+        self.max_pending = max_pending
+        self._pending_bytes = 0
+        self._open: _Pack | None = None
+        self._known: OrderedDict[str, dict] = OrderedDict()
+        self._pending: list[Future] = []
+        self._uploads = ThreadPoolExecutor(workers, thread_name_prefix="mediastore-upload")
+        self.stop = threading.Event()  # set when the writer gives up waiting (finish timeout)
+        self.warned = threading.Event()
+        self.objects_written = 0
+
+    # -- the encoders' side ---------------------------------------------------------------
+    def put(self, data: bytes, mime: str) -> dict:
+        """Store ``data`` (in the background); returns its blob struct at once."""
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            while self._pending_bytes > self.max_pending and not self.stop.is_set():
+                self._drained.wait(1.0)
+            known = self._known.get(digest)
+            if known is not None and known["mime"] == mime:
+                self._known.move_to_end(digest)
+                return dict(known)
+            if len(data) >= self.max_blob or not mime.startswith(_PACKED_MIMES):
+                rel = blob_path(digest, mime)
+                self._pending.append(self._uploads.submit(self._upload_standalone, rel, bytes(data)))
+                blob = {"uri": rel, "offset": 0, "length": len(data), "sha256": digest, "mime": mime}
+                self._pending_bytes += len(data)
+            else:
+                pack = self._open or self._new_pack()
+                offset = len(pack.data)
+                pack.data += data
+                self._pending_bytes += len(data)
+                if pack.spool_file is not None:
+                    with open(pack.spool_file, "ab") as fh:  # a killed process leaves it for recovery
+                        fh.write(data)
+                blob = {"uri": f"{PACKS}/{pack.name}", "offset": offset, "length": len(data), "sha256": digest, "mime": mime}
+                if len(pack.data) >= self.pack_bytes:
+                    self._seal()
+            self._known[digest] = blob
+            if len(self._known) > _DEDUP_ENTRIES:
+                self._known.popitem(last=False)
+        return dict(blob)
+
+    def _new_pack(self) -> _Pack:
+        name = f"{uuid.uuid4().hex}.pack"
+        spool_file = self.spool_dir / name if self.spool_dir is not None else None
+        self._open = _Pack(name, spool_file)
+        return self._open
+
+    def _seal(self) -> None:
+        """Hand the open pack to the uploaders; call with the lock held."""
+        pack, self._open = self._open, None
+        if pack is not None and pack.data:
+            self._pending.append(self._uploads.submit(self._upload_pack, pack))
+
+    # -- uploads (upload threads) ---------------------------------------------------------
+    def _upload_pack(self, pack: _Pack) -> None:
+        path = self.location.path(PACKS, pack.name)
+        data = bytes(pack.data)
+        retrying(lambda: self.location.write_bytes(path, data), f"blob pack {pack.name}", stop=self.stop, warned=self.warned)
+        if pack.spool_file is not None:
+            pack.spool_file.unlink(missing_ok=True)
+        self._uploaded(len(data))
+
+    def _upload_standalone(self, rel: str, data: bytes) -> None:
+        spool_file = None
+        if self.spool_dir is not None:
+            spool_file = self.spool_dir / ("cas-" + rel.replace("/", "_"))
+            _write_file(spool_file, data)
+        retrying(lambda: self.location.create_bytes(self.location.path(rel), data), f"blob {rel}", stop=self.stop, warned=self.warned)
+        if spool_file is not None:
+            spool_file.unlink(missing_ok=True)
+        self._uploaded(len(data))
+
+    def _uploaded(self, nbytes: int) -> None:
+        with self._lock:
+            self.objects_written += 1
+            self._pending_bytes -= nbytes
+            self._drained.notify_all()
+
+    # -- the writer's side ----------------------------------------------------------------
+    def durable(self) -> None:
+        """Seal the open pack and wait until every blob handed over so far is in the store.
+        Raises the upload's error if the writer gave up (``stop``) or a non-transient one."""
+        with self._lock:
+            self._seal()
+            pending, self._pending = self._pending, []
+        try:
+            for future in pending:
+                future.result()
+        except BaseException:
+            with self._lock:  # not uploaded: whoever calls durable() next waits for them again
+                self._pending[:0] = [f for f in pending if not f.done() or f.exception() is not None]
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._drained.notify_all()
+        self._uploads.shutdown(wait=True)
+
+
+class BlobSink:
+    """What a media type's ``_encode`` sees as the store: the store, with ``put_blob`` going
+    to the packer."""
+
+    def __init__(self, location: StoreLocation, packer: BlobPacker):
+        self._location = location
+        self._packer = packer
+
+    def put_blob(self, data: bytes, mime: str) -> dict:
+        return self._packer.put(data, mime)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._location, name)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def upload_spooled_blobs(location: StoreLocation, spool_dir: Path) -> int:
+    """Upload what a dead writer left in its spool's blob folder (packs and standalone blobs);
+    returns how many objects were written. Idempotent: a pack has one name and one content."""
+    written = 0
+    for path in sorted(spool_dir.glob("*.pack")):
+        location.write_bytes(location.path(PACKS, path.name), path.read_bytes())
+        path.unlink()
+        written += 1
+    for path in sorted(spool_dir.glob("cas-*")):
+        if path.name.endswith(".tmp"):
+            continue
+        rel = path.name[len("cas-"):].replace("_", "/")
+        location.create_bytes(location.path(rel), path.read_bytes())
+        path.unlink()
+        written += 1
+    return written

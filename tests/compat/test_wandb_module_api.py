@@ -1,0 +1,121 @@
+"""W&B's module-level API: ms.init makes the current run; ms.log, ms.finish, ms.run, ms.config,
+ms.summary and ms.define_metric act on it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import mediastore as ms
+
+
+@pytest.fixture(autouse=True)
+def no_current_run():
+    """Each test starts and ends without a current run (a failing test must not leak one)."""
+    ms.finish()
+    yield
+    ms.finish()
+
+
+def test_init_makes_its_run_current_and_finish_clears_it(tmp_path):
+    assert ms.run is None
+    run = ms.init(project="p", store=tmp_path)
+    assert ms.run is run
+    ms.finish()
+    assert ms.run is None
+    assert run.state == "finished"
+
+
+def test_the_newest_init_is_current_and_finishing_another_run_keeps_it(tmp_path):
+    first = ms.init(project="p", store=tmp_path)
+    second = ms.init(project="p", store=tmp_path)
+    assert ms.run is second
+    first.finish()
+    assert ms.run is second
+    second.finish()
+    assert ms.run is None
+
+
+def test_module_log_reaches_the_current_run(tmp_path):
+    with ms.init(project="p", store=tmp_path, run_id="r"):
+        ms.log({"loss": 0.5})
+        ms.log({"loss": 0.25}, step=5)
+        ms.log({"acc": 1.0}, commit=False)
+        ms.log({"loss": 0.125})
+    assert ms.open(tmp_path).sql("SELECT step, key, value FROM scalars ORDER BY ALL").fetchall() == [
+        (0, "loss", 0.5), (5, "acc", 1.0), (5, "loss", 0.125)  # a key given twice in a step keeps the later value
+    ]
+
+
+def test_module_calls_without_a_run_raise_a_typed_error_naming_the_fix():
+    for call, name in [(lambda: ms.log({"a": 1}), "ms.log"), (lambda: ms.define_metric("a"), "ms.define_metric")]:
+        with pytest.raises(ms.NoRunError, match=rf"{name} was called with no current run; call ms.init\(\.\.\.\) first"):
+            call()
+    assert issubclass(ms.NoRunError, RuntimeError) and issubclass(ms.NoRunError, ms.MediaStoreError)
+
+
+@pytest.mark.parametrize("name", ["config", "summary"])
+def test_module_config_and_summary_without_a_run_raise_on_use(name):
+    placeholder = getattr(ms, name)
+    with pytest.raises(ms.NoRunError, match=rf"ms.{name} was used with no current run; call ms.init\(\.\.\.\) first"):
+        placeholder["lr"] = 1
+    with pytest.raises(ms.NoRunError, match=rf"ms.{name} was used with no current run"):
+        placeholder.lr
+
+
+def test_finish_without_a_run_does_nothing():
+    ms.finish()
+    assert ms.run is None
+
+
+def test_module_config_and_summary_follow_the_current_run(tmp_path):
+    with ms.init(project="p", store=tmp_path, run_id="a", config={"lr": 0.1}) as a:
+        assert ms.config is a.config and ms.config.lr == 0.1
+        ms.summary["best"] = 3
+        assert a.summary == {"best": 3}
+        with ms.init(project="p", store=tmp_path, run_id="b", config={"lr": 0.2}) as b:
+            assert ms.config.lr == 0.2 and ms.summary is b.summary
+    frame = ms.open(tmp_path).sql("SELECT run_id, json_extract(summary, '$.best') FROM runs ORDER BY run_id").fetchall()
+    assert frame == [("a", "3"), ("b", None)]
+
+
+def test_define_metric_is_stored_queryable_and_kept_on_the_run(tmp_path):
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        ms.define_metric("train/global_step")
+        ms.define_metric("train/*", step_metric="train/global_step")
+        run.define_metric("eval/loss", summary="min", goal="minimize")
+        run.define_metric("eval/loss", hidden=True, overwrite=False)
+        assert run.metrics["train/*"] == {"step_metric": "train/global_step"}
+        assert run.metrics["eval/loss"] == {"summary": "min", "goal": "minimize", "hidden": True}
+    found = ms.open(tmp_path).sql("""SELECT json_extract_string(metrics, '$."train/*".step_metric'), metrics FROM runs""").fetchall()
+    assert found[0][0] == "train/global_step"
+    assert json.loads(found[0][1]) == run.metrics
+
+
+def test_define_metric_survives_resume(tmp_path):
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        run.define_metric("train/*", step_metric="train/global_step")
+    with ms.init(project="p", store=tmp_path, run_id="r", resume=True) as run:
+        assert run.metrics == {"train/*": {"step_metric": "train/global_step"}}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": ""}, r"define_metric name must be a non-empty str, got ''"),
+        ({"name": "a", "step_metric": 3}, r"define_metric step_metric must be a metric name \(str\), got 3"),
+        ({"name": "a", "summary": "max,median"}, r"define_metric summary 'max,median' has \['median'\]; use comma-separated"),
+        ({"name": "a", "goal": "up"}, r"define_metric goal must be 'minimize' or 'maximize', got 'up'"),
+    ],
+)
+def test_define_metric_errors(tmp_path, kwargs, message):
+    with ms.init(project="p", store=tmp_path) as run:
+        with pytest.raises(ms.InvalidLogError, match=message):
+            run.define_metric(**kwargs)
+
+
+def test_the_run_submodule_stays_importable_by_its_full_name():
+    from mediastore.run import new_run_id
+
+    assert len(new_run_id()) == 8
