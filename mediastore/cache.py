@@ -159,6 +159,8 @@ class FileCache:
         return out
 
     def _fetch(self, missing: list[tuple[str, Path, tuple | None]]) -> None:
+        started = time.time() - 1.0  # mtime granularity: what this call fetches is newer
+
         def one(item) -> int:
             path, local, stamp = item
             size = stamp[0] if stamp else None
@@ -171,7 +173,7 @@ class FileCache:
         else:
             with ThreadPoolExecutor(min(FETCH_WORKERS, len(missing))) as pool:
                 added = sum(pool.map(one, missing))
-        self._account(added)
+        self._account(added, keep_since=started)
 
     # -- blob ranges ----------------------------------------------------------------------
     def blob(self, sha256: str | None) -> bytes | None:
@@ -192,20 +194,22 @@ class FileCache:
     def put_blob(self, sha256: str, data: bytes) -> None:
         """Keep a blob range that matched its sha256."""
         _write_atomic(self.dir / "_ranges" / sha256[:2] / sha256, data)
-        self._account(len(data))
+        self._account(len(data), keep_since=time.time() - 1.0)
 
     # -- the bound ------------------------------------------------------------------------
-    def _account(self, added: int) -> None:
+    def _account(self, added: int, keep_since: float) -> None:
         with self._lock:
             if self._room is None:
                 self._room = self.max_bytes - self._evict(scan_only=True)
             self._room -= added
             if self._room < 0:
-                self._room = self.max_bytes - self._evict()
+                self._room = self.max_bytes - self._evict(keep_since=keep_since)
 
-    def _evict(self, scan_only: bool = False) -> int:
+    def _evict(self, scan_only: bool = False, keep_since: float = float("inf")) -> int:
         """Total bytes in the cache after deleting the least recently used files past 90 % of
-        the bound (all stores of this cache root). Returns the total."""
+        the bound (all stores of this cache root). Returns the total. Files written since
+        ``keep_since`` stay: the query that fetched them is about to read them (so one query
+        larger than the bound overshoots it until the next fetch)."""
         entries, total, stack, now = [], 0, [self.root], time.time()
         while stack:
             try:
@@ -229,8 +233,8 @@ class FileCache:
             return total
         entries.sort()
         goal = int(self.max_bytes * 0.9)
-        for _, size, path in entries:
-            if total <= goal:
+        for mtime, size, path in entries:
+            if total <= goal or mtime >= keep_since:
                 break
             if _unlink(path):
                 total -= size
