@@ -29,6 +29,7 @@ __all__ = [
     "InvalidSyncTypeError",
     "MediaStoreWarning",
     "ManyItemsWarning",
+    "StorageUnavailableWarning",
     "TableLogModeWarning",
 
 
@@ -121,6 +122,11 @@ class InvalidSyncTypeError(MediaStoreError, TypeError):
 
 class MediaStoreWarning(UserWarning):
     """Base class of mediastore's warnings."""
+
+
+class StorageUnavailableWarning(MediaStoreWarning):
+    """The store did not take a write: it is retried in the background, and what waits is kept
+    in the local spool, so nothing is lost (see ``Settings.finish_timeout``)."""
 
 
 class ManyItemsWarning(MediaStoreWarning):

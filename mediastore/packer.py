@@ -39,10 +39,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import MediaStoreWarning
+from .errors import StorageUnavailableWarning
 from .storage import StoreLocation, blob_path
 
-__all__ = ["BlobPacker", "BlobSink", "StorageUnavailableWarning", "is_transient", "retrying", "PACKS"]
+__all__ = ["BlobPacker", "BlobSink", "is_transient", "retrying", "upload_spooled_blobs", "PACKS"]
 
 #: Where packs live, below the store root.
 PACKS = "blobs/packs"
@@ -52,10 +52,6 @@ PACKS = "blobs/packs"
 _PACKED_MIMES = ("image/", "audio/", "text/html")
 #: Blob structs remembered per writer for dedup (about 200 bytes each).
 _DEDUP_ENTRIES = 200_000
-
-
-class StorageUnavailableWarning(MediaStoreWarning):
-    """The store did not take a write; it is retried in the background and nothing is lost."""
 
 
 def is_transient(exc: BaseException) -> bool:

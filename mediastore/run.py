@@ -476,7 +476,7 @@ class Run:
         if not complete:
             # The store is unreachable: everything is in the local spool; recovery uploads it
             # and writes this record, so the run shows finished only once every row is in.
-            from .packer import StorageUnavailableWarning
+            from .errors import StorageUnavailableWarning
 
             self.writer.abandon(self._record(finished_at=_now_us()))
             warnings.warn(

@@ -46,7 +46,8 @@ class Settings:
         128x128 images take 3 or 4 objects, and one pack uploads in well under a second.
     pack_max_blob : int
         Blobs of at least this size are stored alone, content-addressed (and then once per
-        store, whichever run logs them). Default 4 MiB: a request is small beside such a blob.
+        store, whichever run logs them). Default 1 MiB: a request is small beside such a blob,
+        and images up to about 600x600 PNG are still packed.
     upload_workers : int
         Parallel uploads of packs and blobs. Default 4: hides a bucket's latency, few bytes in flight.
     max_pending_bytes : int
@@ -69,7 +70,7 @@ class Settings:
     publish_rows: int = 100_000
     compact_on_finish: bool = True
     pack_bytes: int = 16 * 1024 * 1024
-    pack_max_blob: int = 4 * 1024 * 1024
+    pack_max_blob: int = 1024 * 1024
     upload_workers: int = 4
     max_pending_bytes: int = 1024 * 1024 * 1024
     finish_timeout: float = 120.0

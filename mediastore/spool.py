@@ -118,7 +118,8 @@ def recover(location) -> list[tuple[str, str]]:
     import warnings
 
     from .catalog import Catalog
-    from .packer import StorageUnavailableWarning, is_transient
+    from .errors import StorageUnavailableWarning
+    from .packer import is_transient
 
     root = spool_root() / store_key(location)
     if not root.is_dir():

@@ -265,9 +265,10 @@ class RunWriter:
         buf.spooled += len(ready)
         return name, buf.seq, "media", ready
 
-    def _write(self, table: str, buf: Batch) -> None:
+    def _write(self, table: str, buf: Batch, last: bool = False) -> None:
         """Write one batch (the I/O thread): its blobs first, then its Parquet file, each
-        retried while the store fails; the rows are spooled first, so they wait there."""
+        retried while the store fails; the rows are spooled first, so they wait there.
+        ``last``: one of the batches close() takes, which may be published at once."""
         try:
             for *_, encoded in buf.media:
                 if isinstance(encoded, Future):
@@ -283,7 +284,7 @@ class RunWriter:
             if buf.media:
                 self.packer.durable()
             # Big batches need no compaction; a table's only batch at finish needs none either.
-            publish = buf.rows >= self.settings.publish_rows or (self._publish_last and table not in self.tables_written)
+            publish = buf.rows >= self.settings.publish_rows or (last and self._publish_last and table not in self.tables_written)
             written = retrying(
                 lambda: write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish),
                 f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned,
@@ -319,7 +320,7 @@ class RunWriter:
         with self._lock:
             last, self._buffers = list(self._buffers.items()), {}
         for name, buf in last:
-            self._io.submit(self._write, name, buf)
+            self._io.submit(self._write, name, buf, True)  # after every earlier batch: the I/O thread is one
         idle = self._io.submit(lambda: None)  # done when every batch before it is
         try:
             idle.result(timeout=self.settings.finish_timeout)

@@ -71,6 +71,41 @@ def s3_bucket(s3_server) -> str:
     return BUCKET
 
 
+@pytest.fixture
+def s3_proxy(s3_server):
+    """A `DelayProxy` (mediastore/_testing/s3proxy.py) in front of the session's loopback S3
+    server, fresh for each test: ``.endpoint``, ``.counts()``, ``.reset()``, ``.total()``,
+    ``.latency`` (seconds, settable; 0 here so tests stay fast), ``.record``, ``.outage()``,
+    ``.throttle()``. Only clients pointed at ``.endpoint`` go through it: see `proxied_s3`."""
+    from mediastore._testing.s3proxy import DelayProxy
+
+    with DelayProxy(s3_server, latency=0.0) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_s3(s3_proxy, monkeypatch):
+    """`s3_proxy`, with every S3 client made during the test routed through it:
+    ``AWS_ENDPOINT_URL`` points at the proxy (so code that takes no ``storage_options``, the
+    CLI's included, goes through it too), and s3fs's instance cache is emptied before and after
+    the test: a cached filesystem keeps the endpoint it was made with, and one made before would
+    bypass the proxy, one made during the test would outlive it."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_proxy.endpoint)
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield s3_proxy
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def proxied_store_uri(proxied_s3, s3_bucket) -> str:
+    """A fresh ``s3://bucket/prefix`` store URI whose traffic all goes through `s3_proxy`
+    (take ``s3_proxy`` too to read its counts). Passing
+    ``storage_options={"endpoint_url": s3_proxy.endpoint}`` as well is harmless."""
+    return f"s3://{s3_bucket}/{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture(params=["local", "memory", "s3"])
 def store_uri(request, tmp_path):
     """A fresh, empty store URI: a local folder, fsspec's in-process memory filesystem, and a
