@@ -11,6 +11,23 @@ query that listed them just before the commit can still read them.
 Object-store listings can come back empty under concurrent writes (moto does; FACTS.md), so
 a listing that lacks a file this catalog saw before, and that no compaction replaced, is
 retried; files never vanish except by compaction.
+
+**The runs index** (format 2). ``runs/project=<p>/_index/`` holds compacted files of the same
+naming and metadata, written by ``mediastore compact`` (records.index_runs): one row per
+finished or crashed run of the project (its newest record, with ``project`` and ``run_id``
+as columns) plus ``record_files``, the names of that run's live record files it stands for,
+and ``record_compactions``, the compaction metadata of those of them that are compacted
+(so that deciding they are live needs no read of their footers).
+The rule above decides which index files are live (a new index replaces the old one by
+naming it). A run's record file named by a live index row is *covered*: readers take the
+index row instead of reading the file. Record files not covered (live runs, runs finished
+or resumed after the index was written, compaction outputs newer than the index) are read
+as before, on top; the newest record of a run wins, so a row in the index and a newer
+record never disagree about what a reader shows. The ``_`` prefix keeps the index hidden
+from engines that read ``runs/`` without mediastore.
+
+On object stores the catalog keeps each listed file's size and ETag from its one LIST, and
+reads files through the store's local cache (cache.py), fetching many at once in parallel.
 """
 
 from __future__ import annotations
@@ -19,13 +36,20 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .storage import StoreLocation
+from .storage import StoreLocation, partition_of
 
-__all__ = ["Catalog", "CompactedInfo", "is_compacted_name", "compacted_metadata"]
+__all__ = ["Catalog", "CompactedInfo", "RunsListing", "is_compacted_name", "compacted_metadata", "INDEX_DIR"]
+
+#: The runs index's directory inside ``runs/project=<p>/``.
+INDEX_DIR = "_index"
+#: Parallel reads when no local cache is at hand (an object store with the cache off).
+_READ_WORKERS = 16
 
 REPLACES_KEY = b"mediastore.replaces"
 GROUP_KEY = b"mediastore.group"
@@ -53,6 +77,20 @@ class CompactedInfo:
     compacted_at: float
 
 
+@dataclass
+class RunsListing:
+    """What one listing of ``runs/`` says is live: the runs index files, every live record file,
+    and those of them no index row covers (the ones a reader still has to read)."""
+
+    index: list[str] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)
+
+
+def _is_index(path: str) -> bool:
+    return f"/{INDEX_DIR}/" in path
+
+
 def _walk_local(prefix: str) -> list[str]:
     """Parquet files below a local directory: os.scandir, no stat per file (every query lists)."""
     out, stack = [], [prefix]
@@ -77,7 +115,9 @@ class Catalog:
         self.location = location
         self.retries = retries
         self._info: dict[str, CompactedInfo] = {}
+        self._covers: dict[str, set[tuple[str, str, str]]] = {}  # index file -> (project, run, name)
         self._seen: dict[str, set[str]] = {}
+        self._stamps: dict[str, tuple] = {}  # object stores: path -> (size, ETag) from the last LIST
         self._lock = threading.Lock()
 
     def _list(self, prefix: str) -> list[str]:
@@ -87,10 +127,46 @@ class Catalog:
         if self.location.protocol != "memory":
             fs.invalidate_cache(prefix)
         try:
-            found = fs.find(prefix)
+            if self.location.protocol in ("s3", "s3a"):
+                # find(parent, prefix=...): s3fs answers an empty find(prefix) with a HEAD more.
+                parent, _, base = prefix.rpartition("/")
+                found = fs.find(parent, prefix=base + "/", detail=True)
+            else:
+                found = fs.find(prefix, detail=True)
         except FileNotFoundError:
             return []
-        return [p for p in found if p.endswith(".parquet") and "/project=" in p]
+        out = []
+        for path, info in found.items():
+            if path.endswith(".parquet") and "/project=" in path and info.get("type", "file") != "directory":
+                self._stamps[path] = (info.get("size"), info.get("ETag") or info.get("etag"))
+                out.append(path)
+        return out
+
+    def has_files(self, directory: str) -> bool:
+        """Whether a directory holds any Parquet file (one LIST, no file read)."""
+        return bool(self._list(directory))
+
+    # -- reading files (through the cache on object stores) --------------------------------
+    def local_copies(self, paths: list[str]) -> list[str]:
+        """Paths a local reader (DuckDB, pyarrow) can open for ``paths``: the files themselves on
+        a local store, else their copies in the store's cache (the missing ones fetched at once,
+        in parallel). Without a cache (memory stores, or the cache off) the paths themselves."""
+        cache = self.location.cache
+        return cache.files(paths, self._stamps) if cache is not None and paths else list(paths)
+
+    def read_tables(self, paths: list[str], columns: list[str] | None = None) -> list[pa.Table]:
+        """Whole Parquet files as Arrow tables, in order; object stores in parallel."""
+        if self.location.is_local or self.location.cache is not None:
+            return [pq.read_table(p, columns=columns) for p in self.local_copies(paths)]
+
+        def one(path: str) -> pa.Table:
+            with self.location.fs.open(path, "rb") as fh:
+                return pq.read_table(fh, columns=columns)
+
+        if len(paths) <= 1 or self.location.protocol == "memory":
+            return [one(p) for p in paths]
+        with ThreadPoolExecutor(min(_READ_WORKERS, len(paths))) as pool:
+            return list(pool.map(one, paths))
 
     def _listing(self, prefix: str, key: str) -> set[str]:
         files = set(self._list(prefix))
@@ -113,12 +189,27 @@ class Catalog:
                 return True
         return False
 
+    def _load_infos(self, paths: list[str]) -> None:
+        """Read the compaction metadata of many compacted files at once (a query over many runs
+        would otherwise read one footer after another)."""
+        unknown = [p for p in paths if p not in self._info]
+        if len(unknown) < 2:
+            return
+        if self.location.cache is not None:
+            self.local_copies(unknown)
+        elif not self.location.is_local and self.location.protocol != "memory":
+            with ThreadPoolExecutor(min(_READ_WORKERS, len(unknown))) as pool:
+                list(pool.map(self.info, unknown))
+
     def info(self, path: str) -> CompactedInfo:
         """The compaction metadata of a compacted file (read once: files never change)."""
         cached = self._info.get(path)
         if cached is None:
-            with self.location.fs.open(path, "rb") as fh:
-                meta = pq.read_metadata(fh).metadata or {}
+            if self.location.cache is not None:
+                meta = pq.read_metadata(self.local_copies([path])[0]).metadata or {}
+            else:
+                with self.location.fs.open(path, "rb") as fh:
+                    meta = pq.read_metadata(fh).metadata or {}
             cached = CompactedInfo(
                 tuple(json.loads(meta.get(REPLACES_KEY, b"[]"))),
                 tuple(json.loads(meta.get(GROUP_KEY, b"[]"))),
@@ -129,7 +220,11 @@ class Catalog:
         return cached
 
     def live_files(self, table: str, project: str | None = None, run_id: str | None = None) -> list[str]:
-        """The live Parquet files of ``table`` (optionally of one project / run), sorted."""
+        """The live Parquet files of ``table`` (optionally of one project / run), sorted. For
+        ``runs``, the record files (the index is `runs_listing`'s)."""
+        return sorted(f for f in self._live(table, project, run_id) if not _is_index(f))
+
+    def _live(self, table: str, project: str | None = None, run_id: str | None = None) -> set[str]:
         parts = [table]
         if project is not None:
             parts.append(f"project={project}")
@@ -141,7 +236,36 @@ class Catalog:
         live = self._apply_compactions(files)
         with self._lock:
             self._seen[key] = live
-        return sorted(live)
+        return live
+
+    def runs_listing(self, project: str | None = None) -> RunsListing:
+        """The runs table from one listing: live index files, live record files, and the record
+        files no live index row covers (the module docstring's rule)."""
+        live = self._live("runs", project)
+        index = sorted(f for f in live if _is_index(f))
+        records = sorted(f for f in live if not _is_index(f))
+        covered: set[tuple[str, str, str]] = set()
+        for path in index:
+            covered |= self.covers(path)
+        uncovered = [f for f in records if (*partition_of(f), f.rsplit("/", 1)[1]) not in covered]
+        return RunsListing(index, records, uncovered)
+
+    def covers(self, index_path: str) -> set[tuple[str, str, str]]:
+        """(project, run_id, record file name) of every record file an index file stands for."""
+        found = self._covers.get(index_path)
+        if found is None:
+            columns = ["project", "run_id", "record_files", "record_compactions"]
+            table = self.read_tables([index_path], columns=columns)[0]
+            found = set()
+            runs_dir = index_path.rsplit("/", 2)[0]  # <root>/runs/project=<p>
+            for p, r, names, compactions in zip(*(table.column(c).to_pylist() for c in columns)):
+                found.update((p, r, name) for name in names or ())
+                for c in compactions or ():
+                    info = CompactedInfo(tuple(c["replaces"]), tuple(c["group"]), c["compacted_at"])
+                    self._info.setdefault(f"{runs_dir}/run={r}/{c['name']}", info)
+            with self._lock:
+                self._covers[index_path] = found
+        return found
 
     def _apply_compactions(self, files: set[str]) -> set[str]:
         by_dir: dict[str, set[str]] = {}
@@ -149,17 +273,30 @@ class Catalog:
             d, n = f.rsplit("/", 1)
             by_dir.setdefault(d, set()).add(n)
         live = set()
+        # The runs index first: it holds the compaction metadata of the record files it covers,
+        # so their footers need no reading (a GET per run on a bucket).
+        for directory in [d for d in by_dir if d.endswith("/" + INDEX_DIR)]:
+            names = by_dir.pop(directory)
+            self._load_infos([f"{directory}/{n}" for n in names if is_compacted_name(n)])
+            for name in self._live_names(directory, names):
+                live.add(f"{directory}/{name}")
+                self.covers(f"{directory}/{name}")
+        self._load_infos([f"{d}/{n}" for d, names in by_dir.items() for n in names if is_compacted_name(n)])
         for directory, names in by_dir.items():
-            dead: set[str] = set()
-            for name in names:
-                if is_compacted_name(name):
-                    info = self.info(f"{directory}/{name}")
-                    if set(info.group) <= names:
-                        dead.update(info.replaces)
-                    else:
-                        dead.add(name)  # an output of a compaction not yet complete: not committed
-            live.update(f"{directory}/{n}" for n in names - dead)
+            live.update(f"{directory}/{n}" for n in self._live_names(directory, names))
         return live
+
+    def _live_names(self, directory: str, names: set[str]) -> set[str]:
+        """The rule at the top, for the files of one directory."""
+        dead: set[str] = set()
+        for name in names:
+            if is_compacted_name(name):
+                info = self.info(f"{directory}/{name}")
+                if set(info.group) <= names:
+                    dead.update(info.replaces)
+                else:
+                    dead.add(name)  # an output of a compaction not yet complete: not committed
+        return names - dead
 
     def names_ever_written(self, table: str, project: str, run_id: str) -> set[str]:
         """Names of every file of one run, present or already compacted away (a compacted file
@@ -172,9 +309,11 @@ class Catalog:
                 names.update(self.info(path).replaces)
         return names
 
-    def replaced_files(self, table: str, project: str, run_id: str) -> list[tuple[str, float]]:
-        """Files of one run that a committed compaction replaced, with when it committed."""
-        prefix = self.location.path(table, f"project={project}", f"run={run_id}")
+    def replaced_files(self, table: str, project: str, run_id: str | None) -> list[tuple[str, float]]:
+        """Files of one run (or with ``run_id=None``, of a project's runs index) that a committed
+        compaction replaced, with when it committed."""
+        last = f"run={run_id}" if run_id is not None else INDEX_DIR
+        prefix = self.location.path(table, f"project={project}", last)
         files = set(self._list(prefix))
         names = {f.rsplit("/", 1)[1] for f in files}
         out = []

@@ -73,7 +73,7 @@ def _cmd_compact(args) -> int:
         include_running=args.include_running,
     )
     merged = ", ".join(f"{table}: {n} files" for table, n in sorted(report.merged.items())) or "nothing to merge"
-    print(f"compacted ({merged}); deleted {report.deleted} replaced files")
+    print(f"compacted ({merged}); deleted {report.deleted} replaced files; runs index: {report.indexed} runs")
     return 0
 
 
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     _store_arg(runs)
     runs.add_argument("--project", default=None)
     runs.set_defaults(func=_cmd_runs)
-    compact = sub.add_parser("compact", help="merge each finished run's small files; delete long-replaced files")
+    compact = sub.add_parser("compact", help="merge each finished run's small files; index finished runs; delete long-replaced files")
     _store_arg(compact)
     compact.add_argument("--project", default=None)
     compact.add_argument("--run", default=None, help="only this run id")

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .catalog import Catalog, compacted_metadata
+from .records import index_runs, read_run_record
 from .schema import schema_for, table_names
 from .storage import StoreLocation, partition_of, validate_name
 
@@ -38,11 +39,13 @@ GRACE_SECONDS = 300.0
 class CompactionReport:
     merged: dict[str, int] = field(default_factory=dict)  # table -> files merged
     deleted: int = 0
+    indexed: int = 0  # runs in the runs indexes written
 
     def __iadd__(self, other: "CompactionReport") -> "CompactionReport":
         for k, v in other.merged.items():
             self.merged[k] = self.merged.get(k, 0) + v
         self.deleted += other.deleted
+        self.indexed += other.indexed
         return self
 
 
@@ -122,13 +125,13 @@ def compact_store(
     include_running: bool = False,
 ) -> CompactionReport:
     """Compact every finished or crashed run of the store, or only ``project`` / ``run_id``.
-    Running runs are skipped (their writer compacts them at finish) unless ``include_running``."""
-    from .run import read_run_record
-
+    Running runs are skipped (their writer compacts them at finish) unless ``include_running``.
+    Then (unless ``run_id`` is given) write each project's runs index anew where runs finished
+    since the last one (records.index_runs), and delete index files replaced longer than
+    ``grace_seconds`` ago."""
     catalog = Catalog(location)
-    runs = set()
-    for path in catalog.live_files("runs", validate_name(project, "project") if project else None):
-        runs.add(partition_of(path))
+    listing = catalog.runs_listing(validate_name(project, "project") if project else None)
+    runs = {partition_of(path) for path in listing.records}
     if run_id is not None:
         runs = {(p, r) for p, r in runs if r == validate_name(run_id, "run_id")}
     report = CompactionReport()
@@ -137,4 +140,18 @@ def compact_store(
         if record is not None and record["state"] == "running" and not include_running:
             continue
         report += compact_run(location, p, r, catalog=catalog, grace_seconds=grace_seconds)
+    if run_id is None:
+        # The runs index, after the records were compacted, so that it names their outputs.
+        now = time.time()
+        for p in sorted({p for p, _ in runs} | {partition_of_index(path) for path in listing.index}):
+            for path, committed_at in catalog.replaced_files("runs", p, None):
+                if now - committed_at >= grace_seconds:
+                    location.fs.rm(path)
+                    report.deleted += 1
+            report.indexed += index_runs(location, p, catalog=catalog)
     return report
+
+
+def partition_of_index(path: str) -> str:
+    """The project of a runs index file (``runs/project=<p>/_index/<name>``)."""
+    return path.rsplit("/", 3)[1].split("=", 1)[1]

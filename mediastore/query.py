@@ -50,12 +50,17 @@ class Store:
         The store's local folder or fsspec URI.
     storage_options : dict, optional
         Passed to fsspec.
+    cache : bool, str or os.PathLike, optional
+        Object stores only: the local file cache queries read through (cache.py). None
+        (default) follows ``$MEDIASTORE_CACHE`` (``off``, or a folder), else
+        ``~/.cache/mediastore/cache``; False turns it off; a path places it.
     """
 
-    def __init__(self, uri: str | os.PathLike, storage_options: Mapping[str, Any] | None = None):
+    def __init__(self, uri: str | os.PathLike, storage_options: Mapping[str, Any] | None = None, *,
+                 cache: bool | str | os.PathLike | None = None):
         import duckdb
 
-        self.location = StoreLocation(uri, storage_options)
+        self.location = StoreLocation(uri, storage_options, cache=cache)
         self.uri = self.location.uri
         self._con = duckdb.connect()
         # A library does not draw on stdout. In Jupyter without ipywidgets the bar is off
@@ -65,12 +70,14 @@ class Store:
         if not self.location.is_local:
             self._con.register_filesystem(self.location.fs)
         self._catalog = Catalog(self.location)
-        self._object_store = not self.location.is_local and self.location.protocol != "memory"
-        if self._object_store:
+        # Object stores without the local cache: pyarrow datasets over fsspec (the cache, when
+        # on, hands DuckDB local copies to read exactly as it reads a local store).
+        self._arrow_datasets = not self.location.is_local and self.location.protocol != "memory" and self.location.cache is None
+        if self._arrow_datasets:
             import pyarrow.fs as pafs
 
             self._arrow_fs = pafs.PyFileSystem(pafs.FSSpecHandler(self.location.fs))
-        self._view_files: dict[str, list[str]] = {}  # the live files each view was made from
+        self._view_files: dict[str, Any] = {}  # the live files each view was made from
         self._con.execute('CREATE SCHEMA IF NOT EXISTS "tables"')
         self._blob_tables = [t for t in table_names() if "blob" in schema_for(t).column_names]
         self._media_tables = set(registered_kinds())  # views that get a constant `kind` column
@@ -79,7 +86,9 @@ class Store:
         self._define_media_view()
 
     # -- views ------------------------------------------------------------------------------
-    def _define_view(self, table: str, files: list[str]) -> None:
+    def _define_view(self, table: str, files: list[str], index: list[str] = ()) -> None:
+        """(Re)define a view over ``files`` (paths DuckDB can open: local files, cached copies,
+        or memory:// URLs). ``index``: for ``runs``, the live runs index files, read on top."""
         schema = schema_for(table)
         columns = schema.duckdb_columns()
         has_kind = table in self._media_tables and "kind" not in schema.column_names
@@ -88,24 +97,36 @@ class Store:
             f'"{PARTITION_DIRS[name]}" AS "{name}"' if name in schema.partition else f'CAST("{name}" AS {type_}) AS "{name}"'
             for name, type_ in columns
         ]
-        if files and self._object_store:
+        if files and self._arrow_datasets:
             # Object stores: a pyarrow dataset over the catalog's list, registered in DuckDB. It
             # reads each file with one HEAD and ranged GETs, where read_parquet would glob and
             # stat every path through fsspec on every query (FACTS.md: 26 ms against 67 ms).
             self._con.register(f"__ms_files_{table}", self._dataset(table, files))
             source = f'FROM "__ms_files_{table}"'
         elif files:
-            listed = ", ".join(_quote(self.location.url(f)) for f in files)
+            listed = ", ".join(_quote(f) for f in files)
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
             # No union_by_name where a table has one schema version: every file has its columns
             # (it would open every footer at every query). A table with older versions may have
             # files without the newer columns: those read as NULL.
-            by_name = ", union_by_name = true" if len(schema_versions(table)) > 1 else ""
-            source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}}{by_name})"
+            source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}})"
+            if len(schema_versions(table)) > 1:
+                # union_by_name leaves out a column no file has (all files older): a row-less
+                # relation of every column, unioned by name, brings it in as NULL.
+                nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns if n not in schema.partition)
+                source = (f"FROM (SELECT * {source[:-1]}, union_by_name = true) "
+                          f"UNION ALL BY NAME SELECT {nulls} WHERE false)")
         else:
             select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
             source = "WHERE false"
         body = f"SELECT {', '.join(select + kind)} {source}"
+        if index:
+            # The index holds project and run_id as columns (catalog.py): no hive columns.
+            listed = ", ".join(_quote(f) for f in index)
+            cast = ", ".join(f'CAST("{name}" AS {type_}) AS "{name}"' for name, type_ in columns)
+            nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns)  # an index of an older schema
+            body = (f"{body} UNION ALL SELECT {cast} FROM (SELECT * FROM read_parquet([{listed}], hive_partitioning = false, "
+                    f"union_by_name = true) UNION ALL BY NAME SELECT {nulls} WHERE false)")
         if table == "runs":
             # One record per state change and heartbeat: the newest wins. A running run whose
             # writer stopped beating (killed, machine lost) shows as crashed.
@@ -152,12 +173,24 @@ class Store:
                 wanted.update(self._blob_tables)
             names = [t for t in names if t in wanted]
         for table in names:
-            files = self._catalog.live_files(table)
-            if files != self._view_files.get(table):
-                self._define_view(table, files)
-                self._view_files[table] = files
+            index: list[str] = []
+            if table == "runs":
+                listing = self._catalog.runs_listing()
+                files, index = listing.uncovered, listing.index
+            else:
+                files = self._catalog.live_files(table)
+            if (files, index) != self._view_files.get(table):
+                self._define_view(table, files if self._arrow_datasets else self._readable(files), self._readable(index))
+                self._view_files[table] = (files, index)
                 if table == "tables":
                     self._define_table_views()
+
+    def _readable(self, paths: list[str]) -> list[str]:
+        """Paths as DuckDB opens them: local files as they are, an object store's files as their
+        copies in the local cache, else (memory, or the cache off) URLs on the registered fs."""
+        if self.location.is_local or self.location.cache is not None:
+            return self._catalog.local_copies(paths)
+        return [self.location.url(p) for p in paths]
 
     def _define_table_views(self) -> None:
         """``tables."<key>"``: the rows of every table logged under the key, across runs and steps,
@@ -247,19 +280,45 @@ class Store:
             return self.sql("SELECT * FROM runs ORDER BY started_at, run_id").df()
         return self.sql("SELECT * FROM runs WHERE project = ? ORDER BY started_at, run_id", [project]).df()
 
-    def _project_of(self, run_id: str, project: str | None) -> str:
+    def _project_of(self, run_id: str, project: str | None, *, verify: bool = True) -> str:
+        """The project of a run. One listing of ``runs/`` (a delimiter LIST on a bucket) names
+        the projects; with several, the run's directory is looked for in each, in parallel.
+        ``verify=False``: with one project, trust it (the caller checks the run exists when it
+        finds no rows)."""
         validate_name(run_id, "run_id")
         if project is not None:
             return validate_name(project, "project")
-        pattern = self.location.path("runs", "project=*", f"run={run_id}")
+        runs_dir = self.location.path("runs")
+        fs = self.location.fs
         if not self.location.is_local:
-            self.location.fs.invalidate_cache(self.location.path("runs"))
-        projects = [partition_of(p)[0] for p in self.location.fs.glob(pattern)]
+            fs.invalidate_cache(runs_dir)
+        try:
+            names = [p.rstrip("/").rsplit("/", 1)[1] for p in fs.ls(runs_dir, detail=False)]
+        except FileNotFoundError:
+            names = []
+        candidates = sorted(n.split("=", 1)[1] for n in names if n.startswith("project="))
+        if len(candidates) == 1 and not verify:
+            return candidates[0]
+        if len(candidates) <= 1 or self.location.is_local:
+            projects = [p for p in candidates if self._run_exists(p, run_id)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(16, len(candidates))) as pool:
+                found = pool.map(lambda p: self._run_exists(p, run_id), candidates)
+                projects = [p for p, yes in zip(candidates, found) if yes]
         if not projects:
             raise RunNotFoundError(f"no run {run_id!r} in the store at {self.uri}; store.runs() lists the runs")
         if len(projects) > 1:
             raise RunNotFoundError(f"run {run_id!r} exists in projects {sorted(projects)}; pass project=")
         return projects[0]
+
+    def _run_exists(self, project: str, run_id: str) -> bool:
+        """Whether the run has a record directory (one LIST on a bucket, no file read)."""
+        directory = self.location.partition_dir("runs", project, run_id)
+        if self.location.is_local:
+            return os.path.isdir(directory)
+        return self._catalog.has_files(directory)
 
     def history(self, run_id: str, keys: list[str] | None = None, *, project: str | None = None) -> "pd.DataFrame":
         """The scalars of one run: one row per step, one column per key, NaN where a key was not logged.
@@ -270,11 +329,14 @@ class Store:
         import pyarrow as pa
         import pyarrow.dataset as ds
 
-        files = self._catalog.live_files("scalars", self._project_of(run_id, project), run_id)
+        project = self._project_of(run_id, project, verify=False)
+        files = self._catalog.live_files("scalars", project, run_id)
         if not files:
+            if not self._run_exists(project, run_id):
+                raise RunNotFoundError(f"no run {run_id!r} in the store at {self.uri}; store.runs() lists the runs")
             return pd.DataFrame({"step": pd.Series([], dtype="int64")})
-        filesystem = None if self.location.is_local else self.location.fs
-        dataset = ds.dataset(files, format="parquet", filesystem=filesystem)
+        filesystem = None if self.location.is_local or self.location.cache is not None else self.location.fs
+        dataset = ds.dataset(self._catalog.local_copies(files), format="parquet", filesystem=filesystem)
         flt = None if keys is None else ds.field("key").isin(list(keys))
         table = dataset.to_table(columns=["step", "key", "value", "logged_at"], filter=flt)
         steps = table.column("step").to_numpy()
@@ -393,8 +455,9 @@ class Store:
         return f"<ms.Store {self.uri}>"
 
 
-def open_store(uri: str | os.PathLike | None = None, storage_options: Mapping[str, Any] | None = None) -> Store:
-    """Open a store for querying: ``ms.open("./mediastore-data")``."""
+def open_store(uri: str | os.PathLike | None = None, storage_options: Mapping[str, Any] | None = None, *,
+               cache: bool | str | os.PathLike | None = None) -> Store:
+    """Open a store for querying: ``ms.open("./mediastore-data")``; ``cache`` as for `Store`."""
     from .storage import DEFAULT_STORE
 
-    return Store(uri if uri is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options)
+    return Store(uri if uri is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options, cache=cache)

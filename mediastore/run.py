@@ -21,7 +21,6 @@ record (one fixed name per writer, so no new file) at most once per
 from __future__ import annotations
 
 import atexit
-import io
 import json
 import math
 import os
@@ -42,6 +41,7 @@ from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
 from .media.image import Image, is_matplotlib
+from .records import read_run_record, records_table, write_run_record
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
 
@@ -433,7 +433,7 @@ class Run:
         replaces = [name for name, _ in self._records] + ([self._beat_name] if self._beat_name else [])
         schema = schema_for("runs").file_schema
         rows = [record for _, record in self._records] + [final]
-        table = _records_table(rows, schema.remove_metadata())
+        table = records_table(rows, schema.remove_metadata())
         _write_outputs(self.location, "runs", self.project, self.run_id, table, replaces, token=self.writer.token)
 
     def finish(self, *, crashed: bool = False) -> None:
@@ -535,61 +535,6 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
                 "(ms.Image, ...) or a non-empty list of media objects — for many numbers use ms.Histogram"
             )
     return out
-
-
-def _records_table(records: list[dict], schema):
-    """Run records as an Arrow table through pyarrow's JSON reader: any Python-to-Arrow
-    conversion makes pyarrow import pandas (about 0.15-0.4 s), which would double the time
-    of ms.init for a process that never needs pandas."""
-    import datetime as dt
-
-    import pyarrow.json as pj
-
-    def iso(us):
-        return None if us is None else (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=us)).isoformat(sep=" ")
-
-    lines = []
-    for record in records:
-        row = dict(record)
-        for field in ("started_at", "finished_at", "updated_at"):
-            row[field] = iso(row[field])
-        lines.append(json.dumps(row))
-    data = ("\n".join(lines) + "\n").encode()
-    return pj.read_json(io.BytesIO(data), parse_options=pj.ParseOptions(explicit_schema=schema)).select(schema.names).cast(schema)
-
-
-def write_run_record(location: StoreLocation, project: str, run_id: str, token: str, record: dict, *, heartbeat: bool = False) -> str:
-    """Write one record of a run (times in microseconds). A heartbeat replaces the writer's
-    previous heartbeat (one fixed name); other records get a new name each."""
-    from .schema import schema_for
-
-    schema = schema_for("runs").file_schema
-    table = _records_table([record], schema.remove_metadata()).replace_schema_metadata(schema.metadata)
-    directory = location.partition_dir("runs", project, run_id)
-    name = f"_heartbeat-{token}.parquet" if heartbeat else f"_{record['updated_at']:016d}-{token}.parquet"
-    location.write_parquet(f"{directory}/{name}", table)
-    return name
-
-
-def read_run_record(location: StoreLocation, project: str, run_id: str, *, catalog=None) -> dict | None:
-    """The newest record of a run (times as microseconds), or None if the run does not exist."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from .catalog import Catalog
-
-    files = (catalog or Catalog(location)).live_files("runs", project, run_id)
-    if not files:
-        return None
-    tables = []
-    for path in files:
-        with location.fs.open(path, "rb") as fh:
-            tables.append(pq.read_table(fh))
-    table = pa.concat_tables(tables, promote_options="default")
-    for field in ("started_at", "finished_at", "updated_at"):  # as microseconds, no time zone guessing
-        table = table.set_column(table.schema.get_field_index(field), field, table.column(field).cast(pa.int64()))
-    rows = table.to_pylist()
-    return max(rows, key=lambda r: r["updated_at"])
 
 
 def init(

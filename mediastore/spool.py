@@ -181,7 +181,7 @@ def _recover_one(location, catalog, directory: Path, project: str, run_id: str, 
             last_step = max(last_step or 0, steps[1])
     final = directory / "final.json"
     if final.exists():
-        from .run import write_run_record
+        from .records import write_run_record
 
         record = json.loads(final.read_text())
         record["updated_at"] = max(record["updated_at"], _now_us())
@@ -198,7 +198,7 @@ def _now_us() -> int:
 
 
 def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None) -> None:
-    from .run import read_run_record, write_run_record
+    from .records import read_run_record, write_run_record
 
     record = read_run_record(location, project, run_id)
     if record is None or record["state"] != "running":

@@ -27,7 +27,9 @@ from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
 __all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "DEFAULT_STORE", "FORMAT_VERSION"]
 
 DEFAULT_STORE = "./mediastore-data"
-FORMAT_VERSION = 1
+#: 1: rows and blobs. 2 (adds to 1, which it reads as it is): the runs index,
+#: ``runs/project=<p>/_index/`` (catalog.py). A store is marked 2 when an index is first written.
+FORMAT_VERSION = 2
 #: The store marker at the root: its presence makes a folder a store; it holds the format version.
 MARKER = "_mediastore.json"
 
@@ -106,6 +108,12 @@ def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.Abstra
         # Other processes add files all the time: a cached listing would hide them, and
         # fsspec answers info()/exists() from it (DuckDB calls both for every file it reads).
         options.setdefault("use_listings_cache", False)
+    if protocol in ("s3", "s3a"):
+        # Readers fetch many files at once (cache.FETCH_WORKERS): botocore's default pool of 10
+        # connections would queue them.
+        config = dict(options.get("config_kwargs") or {})
+        config.setdefault("max_pool_connections", 64)
+        options["config_kwargs"] = config
     fs, path = fsspec.core.url_to_fs(uri, **options)
     if protocol == "file":
         path = os.path.abspath(path)
@@ -121,15 +129,31 @@ class StoreLocation:
         A local path or an fsspec URI (``file://``, ``memory://``, ``s3://``).
     storage_options : mapping, optional
         Passed to the fsspec filesystem (credentials, ``endpoint_url``, ...).
+    cache : bool, str or os.PathLike, optional
+        The local file cache of an object store (cache.py): False turns it off, a path places
+        it; None (default) follows ``$MEDIASTORE_CACHE``. Local and memory stores have none.
     """
 
-    def __init__(self, uri: str | os.PathLike, storage_options: Mapping | None = None):
+    def __init__(self, uri: str | os.PathLike, storage_options: Mapping | None = None, *,
+                 cache: bool | str | os.PathLike | None = None):
         self.uri = os.fspath(uri)
         self.storage_options = dict(storage_options or {})
         self.fs, self.root, self.protocol = _split_uri(self.uri, self.storage_options)
         self.is_local = self.protocol == "file"
         self._known_blobs: set[str] = set()
         self._lock = threading.Lock()
+        self._cache_setting = cache
+        self._cache: Any = None
+
+    @property
+    def cache(self):
+        """The `cache.FileCache` of an object store, or None (local and memory stores, or off)."""
+        if self._cache is None:
+            from .cache import FileCache, cache_root
+
+            root = None if self.is_local or self.protocol == "memory" else cache_root(self._cache_setting)
+            self._cache = False if root is None else FileCache(self.fs, self.root, self.protocol, root)
+        return self._cache or None
 
     # -- paths ---------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -164,6 +188,14 @@ class StoreLocation:
             return
         self.fs.makedirs(self.root, exist_ok=True)
         self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
+
+    def raise_format_version(self) -> None:
+        """Mark the store as of this version before writing what an older reader would misread
+        (older writers then refuse it, with a message to upgrade). Files of earlier versions
+        stay as they are: this version reads them."""
+        marker = self.read_marker()
+        if marker is None or int(json.loads(marker).get("format_version", 0)) < FORMAT_VERSION:
+            self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
 
     # -- atomic writes -------------------------------------------------------------------
     def write_bytes(self, path: str, data: bytes) -> None:
@@ -228,9 +260,15 @@ class StoreLocation:
         return {"uri": rel, "offset": 0, "length": len(data), "sha256": digest, "mime": mime}
 
     def get_blob(self, blob: Mapping) -> bytes:
-        """The bytes a blob struct points at, checked against its sha256."""
+        """The bytes a blob struct points at, checked against its sha256 (on every read, also
+        from the local cache). On an object store: one ranged GET, then none from the cache."""
         full = self.path(blob["uri"])
         offset, length = int(blob.get("offset") or 0), blob.get("length")
+        cache, digest = self.cache, blob.get("sha256")
+        if cache is not None:
+            data = cache.blob(digest)
+            if data is not None and hashlib.sha256(data).hexdigest() == digest:
+                return data
         try:
             if offset == 0 and length is None:
                 data = self.fs.cat_file(full)
@@ -242,4 +280,6 @@ class StoreLocation:
             ) from None
         if blob.get("sha256") and hashlib.sha256(data).hexdigest() != blob["sha256"]:
             raise BlobNotFoundError(f"blob {blob['uri']!r} does not match its sha256: the object is damaged")
+        if cache is not None and digest:
+            cache.put_blob(digest, data)
         return data

@@ -3,7 +3,8 @@
 ``mediastore sync ./local s3://bucket/team`` copies what the destination lacks, in the order
 that keeps the destination readable at every moment:
 
-1. ``_mediastore.json`` (written if missing; a destination of another format version is refused),
+1. ``_mediastore.json`` (written if missing or older, since each version reads the earlier
+   ones; a destination of a newer format version is refused),
 2. every blob (``blobs/``), and only then
 3. every other file: the Parquet row files of every table (``runs/`` last), including files
    that a compaction replaced and the writers' ``_``-prefixed files, so whatever the reader
@@ -56,7 +57,7 @@ LOCAL_WORKERS = 2
 MAX_PASSES = 3
 
 # The few files rewritten in place under one name, so that name and size do not identify their
-# content: a running writer's heartbeat record (run.write_run_record). They are tiny, so they
+# content: a running writer's heartbeat record (records.write_run_record). They are tiny, so they
 # are compared byte for byte.
 _MUTABLE = re.compile(r"^_heartbeat-")
 
@@ -278,17 +279,17 @@ def _check_markers(src: StoreLocation, dst: StoreLocation) -> bytes | None:
     if dst_marker is None:
         return src_marker
     dst_version = _marker_version(dst, dst_marker, "destination")
-    if dst_version > src_version:
+    if dst_version > src_version and dst_version > FORMAT_VERSION:
         raise FormatVersionError(
             f"destination {dst.uri!r} has store format version {dst_version}, newer than the source's "
             f"({src_version}); a store holds one format: sync into another destination, or write the "
             "source with the mediastore version that wrote the destination"
         )
     if dst_version < src_version:
-        raise FormatVersionError(
-            f"destination {dst.uri!r} has store format version {dst_version}, older than the source's "
-            f"({src_version}); a store holds one format: sync into a new, empty destination"
-        )
+        # Every version reads the earlier ones as they are (DESIGN.md): the destination becomes
+        # the source's version, marked first, so that older writers refuse it from then on.
+        # (A source older than the destination copies into it as it is, for the same reason.)
+        return src_marker
     return None
 
 

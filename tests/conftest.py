@@ -14,6 +14,21 @@ import mediastore as ms
 BUCKET = "mediastore-test"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _local_cache(tmp_path_factory):
+    """Object-store reads go through a cache of the session's own, not the user's ~/.cache
+    (child processes the tests start inherit it)."""
+    import os
+
+    saved = os.environ.get("MEDIASTORE_CACHE")
+    os.environ["MEDIASTORE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if saved is None:
+        os.environ.pop("MEDIASTORE_CACHE", None)
+    else:
+        os.environ["MEDIASTORE_CACHE"] = saved
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """A real S3-compatible server (moto's server mode) on a free loopback port, for the whole

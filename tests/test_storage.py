@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import mediastore as ms
-from mediastore.storage import StoreLocation
+from mediastore.storage import FORMAT_VERSION, StoreLocation
 
 
 def parquet_files(uri, table):
@@ -27,7 +27,7 @@ def test_layout_and_file_names(store_uri, rgb):
         for step in range(5):
             run.log({"loss": 1.0 / (step + 1), "img": ms.Image(rgb)})
     loc = StoreLocation(store_uri)
-    assert json.loads(loc.fs.cat_file(loc.path("_mediastore.json"))) == {"format_version": 1}
+    assert json.loads(loc.fs.cat_file(loc.path("_mediastore.json"))) == {"format_version": FORMAT_VERSION}
     for table in ("scalars", "images"):
         (path,) = parquet_files(store_uri, table)
         assert f"/{table}/project=proj/run=r1/" in path

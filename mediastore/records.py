@@ -1,0 +1,180 @@
+"""Run records: the rows of the ``runs`` table, one per state change or heartbeat of a run.
+
+A record is a dict with the columns of ``schemas/runs.v1.json`` (times in microseconds since
+the epoch). Each writer writes its records under ``runs/project=<p>/run=<r>/``:
+
+- ``_<updated_at>-<writer token>.parquet``: one per state change, a new name each;
+- ``_heartbeat-<writer token>.parquet``: the writer's latest heartbeat, rewritten in place
+  under that one name (the only files of a store that ever change);
+
+and a finishing writer publishes them as one compacted file (the commit protocol in
+catalog.py). The newest record of a run (by ``updated_at``) is its state.
+
+This module sits below the run, the writer, the spool and compaction, which all read or
+write records; it imports only storage, schema and catalog.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pyarrow as pa
+
+from .catalog import Catalog
+from .schema import schema_for
+from .storage import StoreLocation
+
+__all__ = ["write_run_record", "read_run_record", "records_table", "index_runs", "HEARTBEAT_PREFIX"]
+
+#: Name prefix of the one record file a writer rewrites in place.
+HEARTBEAT_PREFIX = "_heartbeat-"
+_TIMES = ("started_at", "finished_at", "updated_at")
+
+
+def records_table(records: list[dict], schema: pa.Schema) -> pa.Table:
+    """Run records as an Arrow table through pyarrow's JSON reader: any Python-to-Arrow
+    conversion makes pyarrow import pandas (about 0.15-0.4 s), which would double the time
+    of ms.init for a process that never needs pandas."""
+    import datetime as dt
+
+    import pyarrow.json as pj
+
+    def iso(us):
+        return None if us is None else (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=us)).isoformat(sep=" ")
+
+    lines = []
+    for record in records:
+        row = dict(record)
+        for field in _TIMES:
+            row[field] = iso(row[field])
+        lines.append(json.dumps(row))
+    data = ("\n".join(lines) + "\n").encode()
+    return pj.read_json(io.BytesIO(data), parse_options=pj.ParseOptions(explicit_schema=schema)).select(schema.names).cast(schema)
+
+
+def write_run_record(location: StoreLocation, project: str, run_id: str, token: str, record: dict, *, heartbeat: bool = False) -> str:
+    """Write one record of a run (times in microseconds). A heartbeat replaces the writer's
+    previous heartbeat (one fixed name); other records get a new name each. Returns the name."""
+    schema = schema_for("runs").file_schema
+    table = records_table([record], schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+    directory = location.partition_dir("runs", project, run_id)
+    name = f"{HEARTBEAT_PREFIX}{token}.parquet" if heartbeat else f"_{record['updated_at']:016d}-{token}.parquet"
+    location.write_parquet(f"{directory}/{name}", table)
+    return name
+
+
+def records_as_dicts(table: pa.Table) -> list[dict]:
+    """Rows of a runs table as dicts, times as microseconds (no time zone guessing)."""
+    for field in _TIMES:
+        table = table.set_column(table.schema.get_field_index(field), field, table.column(field).cast(pa.int64()))
+    return table.to_pylist()
+
+
+def read_run_record(location: StoreLocation, project: str, run_id: str, *, catalog: Catalog | None = None) -> dict | None:
+    """The newest record of a run (times as microseconds), or None if the run does not exist."""
+    catalog = catalog or Catalog(location)
+    files = catalog.live_files("runs", project, run_id)
+    if not files:
+        return None
+    table = pa.concat_tables(catalog.read_tables(files), promote_options="default")
+    return max(records_as_dicts(table), key=lambda r: r["updated_at"])
+
+
+# -- the runs index (format 2; the reading rule is in catalog.py) -----------------------------
+INDEX_DONE_STATES = ("finished", "crashed")
+
+
+def index_schema() -> pa.Schema:
+    """An index file's columns: ``project``, ``run_id``, the record columns, ``record_files``."""
+    schema = schema_for("runs")
+    fields = [pa.field("project", pa.string(), nullable=False), pa.field("run_id", pa.string(), nullable=False)]
+    fields += list(schema.file_schema.remove_metadata())
+    fields.append(pa.field("record_files", pa.list_(pa.string())))
+    compaction = pa.struct([("name", pa.string()), ("replaces", pa.list_(pa.string())), ("group", pa.list_(pa.string())),
+                            ("compacted_at", pa.float64())])
+    fields.append(pa.field("record_compactions", pa.list_(compaction)))
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None = None) -> int:
+    """Write ``project``'s runs index anew if runs finished (or crashed, or changed) since the
+    live one: the newest record of every such run, with the names of its live record files.
+    Rows of runs the live index covers and that did not change are carried over without
+    reading their records. Returns the runs the new index holds (0: nothing written).
+
+    A running run is left out (its heartbeat changes); so is a run no record file is left of.
+    """
+    import uuid
+
+    from .catalog import INDEX_DIR, compacted_metadata, is_compacted_name
+    from .storage import partition_of
+
+    catalog = catalog or Catalog(location)
+    listing = catalog.runs_listing(project)
+    live_names: dict[str, set[str]] = {}
+    for path in listing.records:
+        live_names.setdefault(partition_of(path)[1], set()).add(path.rsplit("/", 1)[1])
+    uncovered: dict[str, list[str]] = {}
+    for path in listing.uncovered:
+        uncovered.setdefault(partition_of(path)[1], []).append(path)
+    if not uncovered and all(r in live_names for r in _index_runs(catalog, listing.index)):
+        return 0  # the live index covers every done run already
+    rows: dict[str, dict] = {}
+    for table in catalog.read_tables(listing.index):
+        for row in records_as_dicts(table):
+            old = rows.get(row["run_id"])
+            if old is None or row["updated_at"] > old["updated_at"]:
+                rows[row["run_id"]] = row
+    fresh = catalog.read_tables([p for paths in uncovered.values() for p in paths])
+    by_file = iter(fresh)
+    for run_id, paths in uncovered.items():
+        for _ in paths:
+            for record in records_as_dicts(next(by_file)):
+                old = rows.get(run_id)
+                if old is None or record["updated_at"] > old["updated_at"]:
+                    rows[run_id] = {**record, "project": project, "run_id": run_id}
+    out = []
+    for run_id in sorted(rows):
+        row = rows[run_id]
+        if run_id not in live_names or row["state"] not in INDEX_DONE_STATES:
+            continue
+        names = sorted(live_names[run_id])
+        compactions = []
+        for name in names:
+            if is_compacted_name(name):
+                info = catalog.info(location.path("runs", f"project={project}", f"run={run_id}", name))
+                compactions.append({"name": name, "replaces": list(info.replaces), "group": list(info.group),
+                                    "compacted_at": info.compacted_at})
+        out.append({**row, "record_files": names, "record_compactions": compactions})
+    if {r["run_id"]: r["record_files"] for r in out} == _coverage(catalog, listing.index):
+        return 0  # nothing finished or changed since the live index (running runs only)
+    schema = index_schema()
+    token = "m" + uuid.uuid4().hex[:8]
+    name = f"{0:012d}-{max(len(out) - 1, 0):012d}-{token}-{0:06d}.parquet"
+    replaces = [p.rsplit("/", 1)[1] for p in listing.index]
+    table = _index_table(out, schema).replace_schema_metadata({**schema.metadata, **compacted_metadata(replaces, [name])})
+    location.raise_format_version()
+    location.write_parquet(location.path("runs", f"project={project}", INDEX_DIR, name), table)
+    return len(out)
+
+
+def _coverage(catalog: Catalog, index: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for path in index:
+        for _, run, name in catalog.covers(path):
+            out.setdefault(run, []).append(name)
+    return {run: sorted(names) for run, names in out.items()}
+
+
+def _index_runs(catalog: Catalog, index: list[str]) -> set[str]:
+    return {run for path in index for _, run, _ in catalog.covers(path)}
+
+
+def _index_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    extra = ("record_files", "record_compactions")
+    base = pa.schema([f for f in schema if f.name not in extra])
+    table = records_table(rows, base) if rows else base.empty_table()
+    for name in extra:
+        table = table.append_column(schema.field(name), pa.array([row[name] for row in rows], schema.field(name).type))
+    return table.cast(schema)
