@@ -39,9 +39,11 @@ BOUNDS: dict[str, dict[str, int]] = {
     "aggregate over runs, warm": {"LIST": 1},
     "one image row by SQL, cold": {"GET": RUNS, "LIST": 1},
     "store.decode(image row)": {"GET": 1},
-    "ms.init": {"HEAD": 3, "LIST": 3, "PUT": 2},
-    f"log {N_IMAGES} images + finish": {"HEAD": N_IMAGES, "LIST": N_IMAGES, "PUT": N_IMAGES + 2},
-    "per logged image": {"HEAD": 1, "LIST": 1, "PUT": 1},
+    # Writes, lowered with the packer: the images go in one pack, then the images' Parquet
+    # and the run's published record: 3 PUTs whatever N is (up to a pack's 16 MiB).
+    "ms.init": {"HEAD": 2, "LIST": 2, "PUT": 2},
+    f"log {N_IMAGES} images + finish": {"PUT": 3},
+    "per logged image": {},
 }
 
 
@@ -164,7 +166,7 @@ def test_logging_images(proxied_store_uri, proxied_s3, s3_bucket, tmp_path, monk
     _, twice = _log_images(f"s3://{s3_bucket}/{uuid.uuid4().hex[:12]}", proxied_s3.endpoint, proxied_s3, 2 * N_IMAGES, rng)
     # N more images, N times each per-image request (whatever init and finish cost is in both).
     per_image = {verb: (n - logged.get(verb, 0)) / N_IMAGES for verb, n in twice.items() if n != logged.get(verb, 0)}
-    assert init and logged and per_image
+    assert init and logged  # per_image may be empty: packed images cost no request of their own
     assert ms.open(proxied_store_uri).sql("SELECT count(*) FROM images").fetchall() == [(N_IMAGES,)]
     check("ms.init", init)
     check(f"log {N_IMAGES} images + finish", logged)
