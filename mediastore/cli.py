@@ -78,7 +78,7 @@ def _cmd_compact(args) -> int:
 
 
 def _cmd_recover(args) -> int:
-    from .spool import recover
+    from .recover import recover
     from .storage import StoreLocation
 
     recovered = recover(StoreLocation(args.store))

@@ -584,7 +584,7 @@ def init(
     config = parse_config(config)  # a dict, or an argparse.Namespace like W&B
     location = StoreLocation(store if store is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options)
     location.ensure_initialized()
-    from .spool import recover
+    from .recover import recover
 
     recover(location)  # what killed writers of this store on this machine left in the spool
     global _current

@@ -13,10 +13,8 @@ files; the spool covers the gap. Layout::
 A batch becomes exactly one Parquet file named ``_<first>-<last>-<token>-<batch>.parquet``;
 recovery writes a batch only when no file of that token and batch exists (or was compacted
 away), so recovering twice, or after the writer managed to write, never duplicates a row.
-A killed process's spool is recovered by the next ``ms.init`` on the same machine and store,
-or by ``mediastore recover``; so is the spool of a run whose ``finish()`` gave up waiting for
-an unreachable store (``final.json``): recovery uploads its blobs, then its rows, then gives
-the run its final state. The spool survives a killed process, not a lost disk.
+Recovery (recover.py, above the writer) reads what this module writes. The spool survives a
+killed process, not a lost disk.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-__all__ = ["spool_root", "store_key", "RunSpool", "recover"]
+__all__ = ["spool_root", "store_key", "RunSpool", "process_start"]
 
 
 def spool_root() -> Path:
@@ -47,7 +45,7 @@ def store_key(location) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _process_start(pid: int) -> str | None:
+def process_start(pid: int) -> str | None:
     """The start time of a process (field 22 of /proc/<pid>/stat), to tell a reused pid apart."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -63,7 +61,7 @@ class RunSpool:
         self.dir = spool_root() / store_key(location) / project / run_id / token
         self.dir.mkdir(parents=True, exist_ok=True)
         pid = os.getpid()
-        owner = {"pid": pid, "host": socket.gethostname(), "start": _process_start(pid), "store": location.uri}
+        owner = {"pid": pid, "host": socket.gethostname(), "start": process_start(pid), "store": location.uri}
         self._write(self.dir / "owner.json", json.dumps(owner).encode())
         self._parts: dict[tuple[str, int], int] = {}
 
@@ -99,111 +97,3 @@ class RunSpool:
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _owner_alive(owner: dict) -> bool:
-    if owner.get("abandoned"):
-        return False  # its writer finished without the store: nobody writes it any more
-    if owner.get("host") != socket.gethostname():
-        return True  # another machine's spool on a shared disk: not ours to judge
-    start = _process_start(int(owner["pid"]))
-    return start is not None and start == owner.get("start")
-
-
-def recover(location) -> list[tuple[str, str]]:
-    """Write the spooled blobs and rows of every dead (or finished but unuploaded) writer of
-    this store on this machine, give their runs their final state (crashed, unless the writer
-    had finished), and remove their spools. Returns the (project, run_id) recovered. A spool
-    the store does not take now (an outage) is left for the next try, with a warning."""
-    import warnings
-
-    from .catalog import Catalog
-    from .errors import StorageUnavailableWarning
-    from .packer import is_transient
-
-    root = spool_root() / store_key(location)
-    if not root.is_dir():
-        return []
-    recovered = []
-    catalog = Catalog(location)
-    for owner_file in sorted(root.glob("*/*/*/owner.json")):
-        try:
-            owner = json.loads(owner_file.read_text())
-        except FileNotFoundError:
-            continue  # its writer finished, or another process recovered it, since the listing
-        if _owner_alive(owner):
-            continue
-        # Claim the spool by renaming it: of several processes recovering at once, one wins.
-        token = owner_file.parent.name.split(".")[0]
-        directory = owner_file.parent.with_name(f"{token}.recovering-{os.getpid()}")
-        try:
-            owner_file.parent.rename(directory)
-        except OSError:
-            continue
-        run_id, project = directory.parent.name, directory.parent.parent.name
-        try:
-            _recover_one(location, catalog, directory, project, run_id, token)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            directory.rename(directory.with_name(token))  # for the next try
-            warnings.warn(
-                f"could not recover run {project}/{run_id} from the spool now ({type(exc).__name__}: {exc}); "
-                "it stays in the spool for the next ms.init or `mediastore recover`",
-                StorageUnavailableWarning,
-                stacklevel=2,
-            )
-            continue
-        shutil.rmtree(directory, ignore_errors=True)
-        recovered.append((project, run_id))
-    return recovered
-
-
-def _recover_one(location, catalog, directory: Path, project: str, run_id: str, token: str) -> None:
-    from .compact import compact_run
-    from .packer import upload_spooled_blobs
-    from .writer import Batch, write_batch
-
-    upload_spooled_blobs(location, directory / "blobs")  # blobs before the rows that point at them
-    batches: dict[tuple[str, int], Batch] = {}
-    for part in sorted(directory.glob("*.pkl")):
-        table, batch, _ = part.stem.rsplit("-", 2)
-        kind, items = pickle.loads(part.read_bytes())
-        b = batches.setdefault((table, int(batch)), Batch(int(batch)))
-        b.extend(kind, items)
-    last_step = None
-    for (table, batch), b in sorted(batches.items()):
-        names = catalog.names_ever_written(table, project, run_id)
-        if any(n.endswith(f"{token}-{batch:06d}.parquet") for n in names):
-            continue  # the writer wrote this batch (hidden, or published as m<token>) before it died
-        steps = write_batch(location, project, run_id, token, table, b)
-        if steps is not None:
-            last_step = max(last_step or 0, steps[1])
-    final = directory / "final.json"
-    if final.exists():
-        from .records import write_run_record
-
-        record = json.loads(final.read_text())
-        record["updated_at"] = max(record["updated_at"], _now_us())
-        write_run_record(location, project, run_id, token, record)
-    else:
-        _mark_crashed(location, project, run_id, token, last_step)
-    compact_run(location, project, run_id, catalog=catalog)  # publish it for other engines
-
-
-def _now_us() -> int:
-    import time
-
-    return time.time_ns() // 1000
-
-
-def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None) -> None:
-    from .records import read_run_record, write_run_record
-
-    record = read_run_record(location, project, run_id)
-    if record is None or record["state"] != "running":
-        return
-    if last_step is not None:
-        record["last_step"] = max(record["last_step"] or 0, last_step)
-    record["state"] = "crashed"
-    write_run_record(location, project, run_id, token, record)

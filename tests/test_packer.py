@@ -98,8 +98,10 @@ def test_an_outage_or_throttling_loses_nothing(proxied_store_uri, s3_proxy, kind
         run.finish()  # waits for the store: the fault is shorter than Settings.finish_timeout
         timer.join()
     if kind == "outage":
+        # A minute without connections outlasts s3fs's own retries: the writer's retry took over.
         assert s3_proxy.dropped > 0
-    assert any(issubclass(w.category, StorageUnavailableWarning) for w in caught), [str(w.message) for w in caught]
+        assert any(issubclass(w.category, StorageUnavailableWarning) for w in caught), [str(w.message) for w in caught]
+    # Under 503s s3fs's and botocore's own retries may absorb every failure: then no warning.
     assert slowest < 10.0, f"run.log blocked {slowest:.1f} s"  # it waited on s3fs's retries (32 s) before
     store = ms.open(proxied_store_uri)
     assert store.sql("SELECT count(*), count(DISTINCT step), min(step), max(step) FROM scalars").fetchall() == [(300, 300, 0, 299)]
