@@ -320,8 +320,12 @@ class Run:
             self._config_timer = None
         try:
             self._beat()
-        except Exception as exc:  # surfaced at the next log or at finish, like a writer error
-            self.writer._error = self.writer._error or exc
+        except Exception as exc:
+            from .packer import is_transient
+
+            if not is_transient(exc):  # a bug: surfaced at the next log or at finish, like a writer error
+                self.writer._error = self.writer._error or exc
+            # The store is down: the next heartbeat carries the config (every record holds it).
 
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:

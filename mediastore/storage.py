@@ -198,16 +198,21 @@ class StoreLocation:
             self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
 
     # -- atomic writes -------------------------------------------------------------------
+    @staticmethod
+    def _local_temporary(path: str, data: bytes) -> str:
+        """``data`` written beside ``path`` under a temporary name, which is returned. A leading
+        dot: other engines (Spark, Trino, pyarrow) skip it while it is written."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        directory, name = os.path.split(path)
+        tmp = os.path.join(directory, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        return tmp
+
     def write_bytes(self, path: str, data: bytes) -> None:
         """Write a whole object so that no reader ever sees part of it."""
         if self.is_local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            directory, name = os.path.split(path)
-            # A leading dot: other engines (Spark, Trino, pyarrow) skip it while it is written.
-            tmp = os.path.join(directory, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            os.replace(self._local_temporary(path, data), path)
         else:
             # One PUT: object stores show an object whole or not at all.
             self.fs.pipe_file(path, data)
@@ -217,11 +222,7 @@ class StoreLocation:
         an object store, ``If-None-Match: *``); False if something was. For content-addressed
         names, where what is there already is the same bytes."""
         if self.is_local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            directory, name = os.path.split(path)
-            tmp = os.path.join(directory, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
+            tmp = self._local_temporary(path, data)
             try:
                 os.link(tmp, path)  # fails if the name exists: the local create-only
                 return True

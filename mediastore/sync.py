@@ -350,20 +350,29 @@ def _list_source(src: StoreLocation, pool: ThreadPoolExecutor) -> tuple[list[_It
 def _list_destination(dst: StoreLocation, directories: Iterable[str], pool: ThreadPoolExecutor) -> dict[str, int]:
     """Sizes of the destination's files in the given directories (relative to its root).
 
-    Only the directories the source uses are listed, so a large shared destination costs one
-    listing per source partition and blob shard, not a walk of the whole bucket. A listing that
-    comes back wrongly empty (FACTS.md: moto under concurrent writes) only makes us copy again.
+    Listed by prefix, not by directory: one recursive listing per table and project
+    (``scalars/project=p``) and one of ``blobs``, a request per 1,000 keys, where a listing per
+    run's directory cost a request per run and table (6,000 for 1,000 runs). Only the prefixes
+    the source uses are listed, so other projects of a shared bucket are not walked. A listing
+    that comes back wrongly empty (FACTS.md: moto under concurrent writes) only makes us copy again.
     """
 
-    def listing(directory: str) -> dict[str, int]:
+    def prefix(directory: str) -> str:
+        parts = directory.split("/")
+        return parts[0] if parts[0] == BLOBS or len(parts) < 2 else "/".join(parts[:2])
+
+    def listing(prefix: str) -> dict[str, int]:
         try:
-            entries = dst.fs.ls(dst.path(directory), detail=True, refresh=True)
+            if prefix:
+                found = dst.fs.find(dst.path(prefix), detail=True)
+            else:  # files at the root: that folder alone, not the whole destination
+                found = {e["name"]: e for e in dst.fs.ls(dst.root, detail=True, refresh=True)}
         except FileNotFoundError:
             return {}
-        return {_relative(dst, e["name"]): int(e.get("size") or 0) for e in entries if e.get("type") != "directory"}
+        return {_relative(dst, name): int(e.get("size") or 0) for name, e in found.items() if e.get("type") != "directory"}
 
     sizes: dict[str, int] = {}
-    for found in pool.map(listing, sorted(set(directories))):
+    for found in pool.map(listing, sorted({prefix(d) for d in directories})):
         sizes.update(found)
     return sizes
 
