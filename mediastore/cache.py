@@ -77,9 +77,11 @@ def cache_root(setting: bool | str | os.PathLike | None = None) -> Path | None:
     return Path(xdg) / "mediastore" / "cache"
 
 
-def _store_key(protocol: str, root: str) -> str:
-    """Which store a cache directory belongs to: a hash of its canonical URI (spool.store_key's rule)."""
-    return hashlib.sha256(f"{protocol}://{root.lstrip('/')}".encode()).hexdigest()[:16]
+def store_key(protocol: str, root: str) -> str:
+    """Which store a cache or spool directory belongs to: a hash of the store's canonical URI
+    (a local store's absolute path; ``<protocol>://<root>`` else)."""
+    canonical = root if protocol == "file" else f"{protocol}://{root.lstrip('/')}"
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -112,7 +114,7 @@ class FileCache:
         self.fs = fs
         self.store_root = store_root.rstrip("/")
         self.root = Path(root)
-        self.dir = self.root / _store_key(protocol, self.store_root)
+        self.dir = self.root / store_key(protocol, self.store_root)
         env = os.environ.get("MEDIASTORE_CACHE_BYTES")
         self.max_bytes = max_bytes if max_bytes is not None else (_parse_bytes(env) if env else DEFAULT_MAX_BYTES)
         self._room: int | None = None  # bytes this process may add before it scans again

@@ -19,7 +19,6 @@ killed process, not a lost disk.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -28,6 +27,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from . import cache
+
 __all__ = ["spool_root", "store_key", "RunSpool", "process_start"]
 
 
@@ -35,14 +36,13 @@ def spool_root() -> Path:
     """``$MEDIASTORE_SPOOL``, else ``$XDG_CACHE_HOME/mediastore/spool``, else ``~/.cache/...``."""
     if os.environ.get("MEDIASTORE_SPOOL"):
         return Path(os.environ["MEDIASTORE_SPOOL"])
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "mediastore" / "spool"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mediastore" / "spool"
 
 
 def store_key(location) -> str:
     """Which store a spool belongs to: a hash of the store's canonical URI."""
-    canonical = location.root if location.is_local else f"{location.protocol}://{location.root.lstrip('/')}"
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return cache.store_key(location.protocol, location.root)
 
 
 def process_start(pid: int) -> str | None:
