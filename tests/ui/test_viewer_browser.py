@@ -178,7 +178,8 @@ def test_logged_html_is_sandboxed(page, viewer_store):
     frame_el = panel(page, "report").locator("iframe")
     assert frame_el.get_attribute("sandbox") == "allow-scripts"
     frame = frame_el.element_handle().content_frame()
-    wait_until(frame, "document.getElementById('p').textContent.startsWith('sandboxed')")
+    # Null-safe: until the frame has loaded the logged page, it holds about:blank, without #p.
+    wait_until(frame, "document.getElementById('p')?.textContent.startsWith('sandboxed')")
     assert page.title() == "mediastore"
 
 
