@@ -27,6 +27,7 @@ __all__ = [
     "FormatVersionError",
     "InvalidSyncError",
     "InvalidSyncTypeError",
+    "StoreUnavailableError",
     "MediaStoreWarning",
     "ManyItemsWarning",
     "StorageUnavailableWarning",
@@ -118,6 +119,11 @@ class InvalidSyncError(MediaStoreError, ValueError):
 
 class InvalidSyncTypeError(MediaStoreError, TypeError):
     """A sync argument has the wrong Python type."""
+
+
+class StoreUnavailableError(MediaStoreError, ConnectionError):
+    """The store did not take a run's last rows within ``Settings.finish_timeout`` and the spool,
+    which would have kept them, is off (``Settings(spool_seconds=0)``)."""
 
 
 class MediaStoreWarning(UserWarning):

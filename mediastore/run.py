@@ -36,7 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidLogError, InvalidLogValueError, ManyItemsWarning, NoRunError, RunExistsError, RunFinishedError
+from .errors import (
+    InvalidLogError,
+    InvalidLogValueError,
+    ManyItemsWarning,
+    NoRunError,
+    RunExistsError,
+    RunFinishedError,
+    StoreUnavailableError,
+)
 from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
@@ -456,9 +464,10 @@ class Run:
         try:
             self._commit()
             complete = self.writer.close(publish=self.settings.compact_on_finish)
-        except BaseException:
+        except BaseException as exc:
             self.state = "crashed"
-            self._write_record(finished_at=_now_us())
+            if not isinstance(exc, StoreUnavailableError):  # a store that is down takes no record either
+                self._write_record(finished_at=_now_us())
             raise
         self.state = "crashed" if crashed else "finished"
         self._config_json = self._to_json(self.config, "config")

@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError  # the built-i
 import numpy as np
 import pyarrow as pa
 
+from .errors import StoreUnavailableError
 from .packer import BlobPacker, BlobSink, is_transient, retrying
 from .schema import schema_for, table_names
 from .settings import Settings
@@ -330,9 +331,10 @@ class RunWriter:
         self.packer.close()
         self.raise_pending_error()
         if not self.complete and not self._spool:
-            raise ConnectionError(
+            raise StoreUnavailableError(
                 f"the store at {self.location.uri} did not take the last rows of run {self.run_id!r} within "
-                f"{self.settings.finish_timeout} s and the spool is off (Settings(spool_seconds=0)): they are lost"
+                f"{self.settings.finish_timeout} s and the spool is off (Settings(spool_seconds=0)): they are lost — keep the "
+                "spool on, or raise Settings.finish_timeout, for a store that may be unreachable"
             )
         return self.complete
 

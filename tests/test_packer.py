@@ -137,3 +137,13 @@ def test_finish_gives_up_then_recover_uploads_everything(proxied_store_uri, s3_p
     for (_, row), array in zip(rows.iterrows(), pixels):
         assert np.array_equal(store.decode(row).to_numpy(), array)
     assert not any((tmp_path / "spool").rglob("*.pkl"))
+
+
+def test_without_the_spool_an_unreachable_store_is_an_error_at_finish(proxied_store_uri, s3_proxy):
+    """With the spool off nothing can keep what the store did not take: finish says so."""
+    run = ms.init(project="p", store=proxied_store_uri, run_id="r", settings=ms.Settings(spool_seconds=0, finish_timeout=1.0))
+    with s3_proxy.outage():
+        run.log({"loss": 1.0, "img": ms.Image(images(1, size=16)[0])})
+        with pytest.raises(ms.StoreUnavailableError, match=r"did not take the last rows of run 'r' within 1.0 s and the spool "
+                                                          r"is off \(Settings\(spool_seconds=0\)\): they are lost — keep the spool on"):
+            run.finish()
