@@ -26,6 +26,20 @@ as before, on top; the newest record of a run wins, so a row in the index and a 
 record never disagree about what a reader shows. The ``_`` prefix keeps the index hidden
 from engines that read ``runs/`` without mediastore.
 
+**Project files** (format 3). ``<table>/project=<p>/_index/`` of every data table (every
+table but ``runs``) holds compacted files of the same naming and replace/group metadata,
+written by ``mediastore compact`` (compact.write_project_file): the rows of every finished
+or crashed run's live files of that table, concatenated with ``run_id`` as a column (the
+project is the directory) and sorted by (run_id, step), plus ``mediastore.covers`` in each
+part's Parquet metadata: per run, the names of the live files it stands for and the
+compaction metadata of those that are compacted. For each run, the newest live project file
+whose names equal *exactly* the run's live file names stands for the run: its rows are read
+and the run's own files are not. Every other run (running, resumed or compacted after the
+project file, or covered by an older group too) is read from its own files, and its rows in
+any project file are left out, so a row is never read twice or not at all. The rows of
+finished runs of these tables are thereby stored twice (the runs' own published files stay
+for engines without mediastore, which the ``_`` keeps the project files hidden from).
+
 On object stores the catalog keeps each listed file's size and ETag from its one LIST, and
 reads files through the store's local cache (cache.py), fetching many at once in parallel.
 """
@@ -44,9 +58,10 @@ import pyarrow.parquet as pq
 
 from .storage import StoreLocation, partition_of
 
-__all__ = ["Catalog", "CompactedInfo", "RunsListing", "is_compacted_name", "compacted_metadata", "INDEX_DIR"]
+__all__ = ["Catalog", "CompactedInfo", "RunsListing", "TableListing", "is_compacted_name", "compacted_metadata", "INDEX_DIR"]
 
-#: The runs index's directory inside ``runs/project=<p>/``.
+#: The runs index's directory inside ``runs/project=<p>/``, and the project files' inside
+#: ``<table>/project=<p>/``.
 INDEX_DIR = "_index"
 #: Parallel reads when no local cache is at hand (an object store with the cache off).
 _READ_WORKERS = 16
@@ -54,6 +69,8 @@ _READ_WORKERS = 16
 REPLACES_KEY = b"mediastore.replaces"
 GROUP_KEY = b"mediastore.group"
 COMPACTED_AT_KEY = b"mediastore.compacted_at"
+#: A project file's coverage: {run_id: {file name: [replaces, group, compacted_at] or null}}.
+COVERS_KEY = b"mediastore.covers"
 
 
 def compacted_metadata(replaces: list[str], group: list[str]) -> dict[bytes, bytes]:
@@ -87,6 +104,24 @@ class RunsListing:
     uncovered: list[str] = field(default_factory=list)
 
 
+@dataclass
+class TableListing:
+    """What one listing of a data table says: the live project files, every live file of the
+    runs, those a reader still has to read (``uncovered``), and for each project file the runs
+    whose rows in it a reader must leave out (``skip``: read from their own files instead)."""
+
+    index: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)
+    skip: dict[str, list[str]] = field(default_factory=dict)
+    taken: dict[str, list[str]] = field(default_factory=dict)  # project file -> runs it stands for
+
+
+def project_of_index(path: str) -> str:
+    """The project of a file in an ``_index`` directory (``<table>/project=<p>/_index/<name>``)."""
+    return path.rsplit("/", 3)[1].split("=", 1)[1]
+
+
 def _is_index(path: str) -> bool:
     return f"/{INDEX_DIR}/" in path
 
@@ -116,6 +151,7 @@ class Catalog:
         self.retries = retries
         self._info: dict[str, CompactedInfo] = {}
         self._covers: dict[str, set[tuple[str, str, str]]] = {}  # index file -> (project, run, name)
+        self._coverage: dict[str, dict[str, tuple[str, ...]]] = {}  # project file -> run -> names
         self._seen: dict[str, set[str]] = {}
         self._stamps: dict[str, tuple] = {}  # object stores: path -> (size, ETag) from the last LIST
         self._lock = threading.Lock()
@@ -201,15 +237,17 @@ class Catalog:
             with ThreadPoolExecutor(min(_READ_WORKERS, len(unknown))) as pool:
                 list(pool.map(self.info, unknown))
 
+    def _footer(self, path: str) -> dict[bytes, bytes]:
+        if self.location.cache is not None:
+            return pq.read_metadata(self.local_copies([path])[0]).metadata or {}
+        with self.location.fs.open(path, "rb") as fh:
+            return pq.read_metadata(fh).metadata or {}
+
     def info(self, path: str) -> CompactedInfo:
         """The compaction metadata of a compacted file (read once: files never change)."""
         cached = self._info.get(path)
         if cached is None:
-            if self.location.cache is not None:
-                meta = pq.read_metadata(self.local_copies([path])[0]).metadata or {}
-            else:
-                with self.location.fs.open(path, "rb") as fh:
-                    meta = pq.read_metadata(fh).metadata or {}
+            meta = self._footer(path)
             cached = CompactedInfo(
                 tuple(json.loads(meta.get(REPLACES_KEY, b"[]"))),
                 tuple(json.loads(meta.get(GROUP_KEY, b"[]"))),
@@ -250,6 +288,52 @@ class Catalog:
         uncovered = [f for f in records if (*partition_of(f), f.rsplit("/", 1)[1]) not in covered]
         return RunsListing(index, records, uncovered)
 
+    def table_listing(self, table: str, project: str | None = None) -> TableListing:
+        """A data table from one listing: live project files, live run files, the run files no
+        project file stands for, and the runs each project file must leave out (the module
+        docstring's rule)."""
+        live = self._live(table, project)
+        index = sorted(f for f in live if _is_index(f))
+        files = sorted(f for f in live if not _is_index(f))
+        names: dict[tuple[str, str], set[str]] = {}
+        for f in files:
+            names.setdefault(partition_of(f), set()).add(f.rsplit("/", 1)[1])
+        chosen: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}  # run -> (project dir, group)
+        newest_first = sorted(index, key=lambda f: -self.info(f).compacted_at)
+        for path in newest_first:
+            p, group = project_of_index(path), self.info(path).group
+            for run, covered in self.coverage(path).items():
+                if (p, run) not in chosen and set(covered) == names.get((p, run), set()):
+                    chosen[(p, run)] = (path.rsplit("/", 1)[0], group)
+        listing = TableListing(index, files, [f for f in files if partition_of(f) not in chosen])
+        for path in index:
+            mine = (path.rsplit("/", 1)[0], self.info(path).group)
+            p = project_of_index(path)
+            runs = sorted(self.coverage(path))
+            listing.taken[path] = [r for r in runs if chosen.get((p, r)) == mine]
+            listing.skip[path] = [r for r in runs if chosen.get((p, r)) != mine]
+        return listing
+
+    def coverage(self, project_file: str) -> dict[str, tuple[str, ...]]:
+        """run_id -> the names of that run's live files a project file stands for. Also learns
+        the compaction metadata of those files, so deciding they are live reads no footer."""
+        found = self._coverage.get(project_file)
+        if found is None:
+            meta = self._footer(project_file)
+            covers = json.loads(meta.get(COVERS_KEY, b"{}"))
+            project_dir = project_file.rsplit("/", 2)[0]  # <root>/<table>/project=<p>
+            found = {}
+            for run, files in covers.items():
+                found[run] = tuple(sorted(files))
+                for name, info in files.items():
+                    if info is not None:
+                        replaces, group, at = info
+                        with self._lock:
+                            self._info.setdefault(f"{project_dir}/run={run}/{name}", CompactedInfo(tuple(replaces), tuple(group), at))
+            with self._lock:
+                self._coverage[project_file] = found
+        return found
+
     def covers(self, index_path: str) -> set[tuple[str, str, str]]:
         """(project, run_id, record file name) of every record file an index file stands for."""
         found = self._covers.get(index_path)
@@ -278,9 +362,13 @@ class Catalog:
         for directory in [d for d in by_dir if d.endswith("/" + INDEX_DIR)]:
             names = by_dir.pop(directory)
             self._load_infos([f"{directory}/{n}" for n in names if is_compacted_name(n)])
+            runs_table = directory.rsplit("/", 3)[-3] == "runs"  # <root>/<table>/project=<p>/_index
             for name in self._live_names(directory, names):
                 live.add(f"{directory}/{name}")
-                self.covers(f"{directory}/{name}")
+                if runs_table:
+                    self.covers(f"{directory}/{name}")
+                else:
+                    self.coverage(f"{directory}/{name}")
         self._load_infos([f"{d}/{n}" for d, names in by_dir.items() for n in names if is_compacted_name(n)])
         for directory, names in by_dir.items():
             live.update(f"{directory}/{n}" for n in self._live_names(directory, names))
@@ -310,7 +398,7 @@ class Catalog:
         return names
 
     def replaced_files(self, table: str, project: str, run_id: str | None) -> list[tuple[str, float]]:
-        """Files of one run (or with ``run_id=None``, of a project's runs index) that a committed
+        """Files of one run (or with ``run_id=None``, of a project's runs index or project files) that a committed
         compaction replaced, with when it committed."""
         last = f"run={run_id}" if run_id is not None else INDEX_DIR
         prefix = self.location.path(table, f"project={project}", last)

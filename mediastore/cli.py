@@ -73,7 +73,8 @@ def _cmd_compact(args) -> int:
         include_running=args.include_running,
     )
     merged = ", ".join(f"{table}: {n} files" for table, n in sorted(report.merged.items())) or "nothing to merge"
-    print(f"compacted ({merged}); deleted {report.deleted} replaced files; runs index: {report.indexed} runs")
+    print(f"compacted ({merged}); deleted {report.deleted} replaced files; runs index: {report.indexed} runs; "
+          f"project files: {report.project_files} written")
     return 0
 
 

@@ -7,10 +7,16 @@ not know the catalog); compaction merges only those and writes plain names, and 
 replaces a published file. So an engine without mediastore sees each finished run exactly
 once, also during the grace period in which mediastore keeps the replaced files for its own
 readers; a resumed run gets one more published file per resume.
+
+``compact_store`` then writes, per project and data table, a *project file* (catalog.py has
+the reading rule): the rows of every finished or crashed run in one hidden ``_index/`` file
+set, so that a query over many runs reads a few files instead of one per run. It stores
+those rows a second time.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,12 +26,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .catalog import Catalog, compacted_metadata
-from .records import index_runs, read_run_record
+from .catalog import COVERS_KEY, INDEX_DIR, Catalog, compacted_metadata, is_compacted_name
+from .records import INDEX_DONE_STATES, index_runs, read_run_record
 from .schema import schema_for, table_names
 from .storage import StoreLocation, partition_of, validate_name
 
-__all__ = ["compact_run", "compact_store", "CompactionReport", "TARGET_FILE_BYTES", "GRACE_SECONDS"]
+__all__ = ["compact_run", "compact_store", "write_project_file", "CompactionReport", "TARGET_FILE_BYTES", "GRACE_SECONDS"]
 
 #: Largest output file (uncompressed Arrow bytes): big enough that a run is one file almost
 #: always, small enough that one file is never a memory problem for a reader.
@@ -40,12 +46,14 @@ class CompactionReport:
     merged: dict[str, int] = field(default_factory=dict)  # table -> files merged
     deleted: int = 0
     indexed: int = 0  # runs in the runs indexes written
+    project_files: int = 0  # project files (one per project and table, of one or more parts) written
 
     def __iadd__(self, other: "CompactionReport") -> "CompactionReport":
         for k, v in other.merged.items():
             self.merged[k] = self.merged.get(k, 0) + v
         self.deleted += other.deleted
         self.indexed += other.indexed
+        self.project_files += other.project_files
         return self
 
 
@@ -127,16 +135,20 @@ def compact_store(
     """Compact every finished or crashed run of the store, or only ``project`` / ``run_id``.
     Running runs are skipped (their writer compacts them at finish) unless ``include_running``.
     Then (unless ``run_id`` is given) write each project's runs index anew where runs finished
-    since the last one (records.index_runs), and delete index files replaced longer than
-    ``grace_seconds`` ago."""
+    since the last one (records.index_runs), and each project's project file of every data
+    table anew where its finished or crashed runs' files changed (`write_project_file`), and
+    delete index and project files replaced longer than ``grace_seconds`` ago."""
     catalog = Catalog(location)
     listing = catalog.runs_listing(validate_name(project, "project") if project else None)
     runs = {partition_of(path) for path in listing.records}
     if run_id is not None:
         runs = {(p, r) for p, r in runs if r == validate_name(run_id, "run_id")}
     report = CompactionReport()
+    done: dict[str, set[str]] = {}
     for p, r in sorted(runs):
         record = read_run_record(location, p, r, catalog=catalog)
+        if record is not None and record["state"] in INDEX_DONE_STATES:
+            done.setdefault(p, set()).add(r)
         if record is not None and record["state"] == "running" and not include_running:
             continue
         report += compact_run(location, p, r, catalog=catalog, grace_seconds=grace_seconds)
@@ -149,7 +161,101 @@ def compact_store(
                     location.fs.rm(path)
                     report.deleted += 1
             report.indexed += index_runs(location, p, catalog=catalog)
+            for table in table_names():
+                if table == "runs":
+                    continue
+                for path, committed_at in catalog.replaced_files(table, p, None):
+                    if now - committed_at >= grace_seconds:
+                        location.fs.rm(path)
+                        report.deleted += 1
+                report.project_files += write_project_file(location, p, table, done.get(p, set()), catalog=catalog)
     return report
+
+
+def project_file_schema(table: str) -> pa.Schema:
+    """A project file's columns: ``run_id``, then the table's file columns."""
+    schema = schema_for(table).file_schema
+    return pa.schema([pa.field("run_id", pa.string(), nullable=False), *schema.remove_metadata()], metadata=schema.metadata)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A run file's rows in ``schema``'s columns: a file of an older schema version lacks the
+    newer columns, which become NULL, as the views read them."""
+    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def write_project_file(
+    location: StoreLocation,
+    project: str,
+    table: str,
+    done_runs: set[str],
+    *,
+    catalog: Catalog | None = None,
+    target_bytes: int = TARGET_FILE_BYTES,
+) -> int:
+    """Write ``project``'s project file of ``table`` anew if the live files of its finished or
+    crashed runs (``done_runs``) differ from what the live project file covers: their rows,
+    sorted by (run_id, step), in parts of at most ``target_bytes``, naming the live project
+    files they replace. Rows of runs the live project file stands for and that did not change
+    are carried over from it without reading the runs' files. Returns 1 if written, else 0."""
+    catalog = catalog or Catalog(location)
+    listing = catalog.table_listing(table, project)
+    names: dict[str, list[str]] = {}
+    paths: dict[str, list[str]] = {}
+    for path in listing.files:
+        run = partition_of(path)[1]
+        names.setdefault(run, []).append(path.rsplit("/", 1)[1])
+        paths.setdefault(run, []).append(path)
+    wanted = {run: sorted(n) for run, n in names.items() if run in done_runs}
+    current: dict[str, list[str]] = {}
+    for path in listing.index:
+        for run in listing.taken[path]:
+            current[run] = sorted(catalog.coverage(path)[run])
+    groups = {catalog.info(path).group for path in listing.index}
+    if wanted == current and len(groups) <= 1 and all(not s for s in listing.skip.values()):
+        return 0  # the live project file stands for every done run, and for nothing else
+    schema = project_file_schema(table)
+    pieces = []
+    carried: set[str] = set()
+    for path in listing.index:
+        keep = [r for r in listing.taken[path] if r in wanted]
+        if keep:
+            old = catalog.read_tables([path])[0]
+            pieces.append(_conform(old.filter(pc.is_in(old.column("run_id"), pa.array(keep))), schema))
+            carried.update(keep)
+    fresh = [run for run in sorted(wanted) if run not in carried]
+    tables = iter(catalog.read_tables([p for run in fresh for p in paths[run]]))
+    for run in fresh:
+        for _ in paths[run]:
+            rows = next(tables)
+            rows = rows.append_column(pa.field("run_id", pa.string(), nullable=False), pa.array([run] * rows.num_rows, pa.string()))
+            pieces.append(_conform(rows, schema))
+    merged = pa.concat_tables(pieces) if pieces else schema.empty_table()
+    merged = merged.sort_by([("run_id", "ascending"), ("step", "ascending")]) if merged.num_rows else merged
+    covers = {}
+    for run, run_names in wanted.items():
+        covers[run] = {}
+        for name in run_names:
+            if is_compacted_name(name):
+                info = catalog.info(location.path(table, f"project={project}", f"run={run}", name))
+                covers[run][name] = [list(info.replaces), list(info.group), info.compacted_at]
+            else:
+                covers[run][name] = None
+    token = "m" + uuid.uuid4().hex[:8]
+    rows_per_part = max(1, int(merged.num_rows * target_bytes / max(merged.nbytes, 1)))
+    starts = list(range(0, merged.num_rows, rows_per_part)) or [0]
+    parts = [merged.slice(start, rows_per_part) for start in starts]
+    part_names = [f"{start:012d}-{max(start + part.num_rows - 1, 0):012d}-{token}-{i:06d}.parquet"
+                  for i, (start, part) in enumerate(zip(starts, parts))]
+    replaces = [path.rsplit("/", 1)[1] for path in listing.index]
+    metadata = {**schema.metadata, **compacted_metadata(replaces, part_names), COVERS_KEY: json.dumps(covers).encode()}
+    location.raise_format_version()
+    directory = location.path(table, f"project={project}", INDEX_DIR)
+    for name, part in zip(part_names, parts):
+        location.write_parquet(f"{directory}/{name}", part.replace_schema_metadata(metadata))
+    return 1
 
 
 def partition_of_index(path: str) -> str:

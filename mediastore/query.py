@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InvalidMediaError, InvalidQueryError, RunNotFoundError
-from .catalog import Catalog
+from .catalog import Catalog, project_of_index
 from .media.base import media_type, registered_kinds
 from .schema import PARTITION_DIRS, schema_for, schema_versions, table_names
 from .storage import StoreLocation, partition_of, validate_name
@@ -86,9 +86,11 @@ class Store:
         self._define_media_view()
 
     # -- views ------------------------------------------------------------------------------
-    def _define_view(self, table: str, files: list[str], index: list[str] = ()) -> None:
+    def _define_view(self, table: str, files: list[str], index: list[str] = (), project_files: list[tuple] = ()) -> None:
         """(Re)define a view over ``files`` (paths DuckDB can open: local files, cached copies,
-        or memory:// URLs). ``index``: for ``runs``, the live runs index files, read on top."""
+        or memory:// URLs). ``index``: for ``runs``, the live runs index files, read on top.
+        ``project_files``: for the data tables, (path DuckDB opens, project, run_ids to leave
+        out) of each live project file, read on top (catalog.py)."""
         schema = schema_for(table)
         columns = schema.duckdb_columns()
         has_kind = table in self._media_tables and "kind" not in schema.column_names
@@ -127,6 +129,17 @@ class Store:
             nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns)  # an index of an older schema
             body = (f"{body} UNION ALL SELECT {cast} FROM (SELECT * FROM read_parquet([{listed}], hive_partitioning = false, "
                     f"union_by_name = true) UNION ALL BY NAME SELECT {nulls} WHERE false)")
+        for path, project, skip in project_files:
+            # run_id is a column, the project the directory (a constant here); the runs the
+            # catalog reads from their own files are left out.
+            cast = ", ".join(
+                f"{_quote(project)} AS \"project\"" if name == "project" else f'CAST("{name}" AS {type_}) AS "{name}"'
+                for name, type_ in columns
+            )
+            nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns if n != "project")  # an older schema
+            where = f" WHERE run_id NOT IN ({', '.join(_quote(r) for r in skip)})" if skip else ""
+            body = (f"{body} UNION ALL SELECT {', '.join([cast] + kind)} FROM (SELECT * FROM read_parquet([{_quote(path)}], "
+                    f"hive_partitioning = false, union_by_name = true) UNION ALL BY NAME SELECT {nulls} WHERE false){where}")
         if table == "runs":
             # One record per state change and heartbeat: the newest wins. A running run whose
             # writer stopped beating (killed, machine lost) shows as crashed.
@@ -177,11 +190,16 @@ class Store:
             if table == "runs":
                 listing = self._catalog.runs_listing()
                 files, index = listing.uncovered, listing.index
+                project_files: list[tuple] = []
             else:
-                files = self._catalog.live_files(table)
-            if (files, index) != self._view_files.get(table):
-                self._define_view(table, files if self._arrow_datasets else self._readable(files), self._readable(index))
-                self._view_files[table] = (files, index)
+                table_listing = self._catalog.table_listing(table)
+                files = table_listing.uncovered
+                project_files = [(p, project_of_index(p), tuple(table_listing.skip[p])) for p in table_listing.index]
+            if (files, index, project_files) != self._view_files.get(table):
+                readable = self._readable([p for p, _, _ in project_files])
+                self._define_view(table, files if self._arrow_datasets else self._readable(files), self._readable(index),
+                                  [(r, p, skip) for r, (_, p, skip) in zip(readable, project_files)])
+                self._view_files[table] = (files, index, project_files)
                 if table == "tables":
                     self._define_table_views()
 

@@ -28,8 +28,10 @@ __all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "DEFAU
 
 DEFAULT_STORE = "./mediastore-data"
 #: 1: rows and blobs. 2 (adds to 1, which it reads as it is): the runs index,
-#: ``runs/project=<p>/_index/`` (catalog.py). A store is marked 2 when an index is first written.
-FORMAT_VERSION = 2
+#: ``runs/project=<p>/_index/`` (catalog.py). 3 (adds to 2): the data tables' project files,
+#: ``<table>/project=<p>/_index/``, which a reader of 2 would take for run files. A store is
+#: marked with the version when an index or project file is first written.
+FORMAT_VERSION = 3
 #: The store marker at the root: its presence makes a folder a store; it holds the format version.
 MARKER = "_mediastore.json"
 

@@ -56,10 +56,11 @@ def test_compact_command_merges_and_later_deletes(store_uri, capsys):
     assert "scalars: 30 files" in capsys.readouterr().out
     assert len(live(store_uri)) == 3
     assert counts(ms.open(store_uri)) == before
-    assert len(loc.fs.find(loc.path("scalars"))) == 33  # replaced files stay for the grace period
+    # replaced files stay for the grace period; the project's project file is one more
+    assert len(loc.fs.find(loc.path("scalars"))) == 33 + 1
     assert main(["compact", "--store", store_uri, "--grace-seconds", "0"]) == 0
     assert "deleted 39 replaced files" in capsys.readouterr().out  # 30 scalar, 3 image, 2 x 3 run record files
-    assert len(loc.fs.find(loc.path("scalars"))) == 3
+    assert len(loc.fs.find(loc.path("scalars"))) == 3 + 1
     assert counts(ms.open(store_uri)) == before
 
 

@@ -1,5 +1,6 @@
 """What reading a store on S3 costs, in requests counted at the client (tests/s3_count.py):
-runs() reads the runs index, not a file per run; a query asked again costs only its LIST; a
+runs() reads the runs index and a query over every run the project file, not a file per run
+(both written by ``mediastore compact``); a query asked again costs only its LIST; a
 decoded image is one GET per blob cold and none again. Counts are exact where the code
 decides them and upper bounds where moto's listing retries may add one."""
 
@@ -71,12 +72,13 @@ def test_history_cold_is_a_listing_or_two_and_one_get(bucket_store, tmp_path):
     assert c["GetObject"] == 1 and c["ListObjectsV2"] <= 3 and "HeadObject" not in c
 
 
-def test_aggregate_cold_gets_each_file_once_and_warm_only_lists(bucket_store, tmp_path):
+def test_aggregate_cold_gets_the_project_file_once_and_warm_only_lists(bucket_store, tmp_path):
     store = opened(bucket_store, tmp_path)
     with count_requests() as cold:
         rows = store.sql(AGGREGATE).fetchall()
     assert len(rows) == RUNS
-    assert cold["GetObject"] == RUNS and "HeadObject" not in cold and cold["ListObjectsV2"] <= 2
+    # compact_store wrote the project's scalars project file: it stands for every run's file
+    assert cold["GetObject"] == 1 and "HeadObject" not in cold and cold["ListObjectsV2"] <= 2
     with count_requests() as warm:
         assert store.sql(AGGREGATE).fetchall() == rows
     assert set(warm) == {"ListObjectsV2"} and warm["ListObjectsV2"] <= 2
@@ -127,9 +129,10 @@ def test_the_cache_stays_within_its_bound(bucket_store, tmp_path):
     store.location._cache = FileCache(store.location.fs, store.location.root, "s3", tmp_path / "small", max_bytes=8_000)
     store._catalog = type(store._catalog)(store.location)
     files = lambda: [p for p in (tmp_path / "small").rglob("*.parquet")]  # noqa: E731
-    assert len(store.sql(AGGREGATE).fetchall()) == RUNS  # one query past the bound: kept, it reads them
+    # The runs' own files (a query reads the project file instead): one read past the bound, kept
+    assert len(store._catalog.local_copies(store._catalog.live_files("scalars"))) == RUNS
     scalars = files()
-    assert len(scalars) == RUNS
+    assert len(scalars) == RUNS + 1  # and the project file, whose footer says which files are live
     for path in scalars:  # make them old, then fetch something else
         os.utime(path, (time.time() - 3600, time.time() - 3600))
     assert len(store.sql("SELECT * FROM images").fetchall()) == 1
