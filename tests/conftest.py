@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 
 import fsspec
@@ -148,3 +150,34 @@ def rgb():
 def logged_rows(uri: str, view: str, order: str = "step, key, idx"):
     """All rows of a view as a DataFrame, in a stable order."""
     return ms.open(uri).sql(f"SELECT * FROM {view} ORDER BY {order}").df()
+
+
+@contextlib.contextmanager
+def _reading_in_a_loop(uri: str, read):
+    """While the block runs, a thread opens the store once and calls ``read(store)`` in a loop;
+    yields the list of what the calls returned. Any query error fails the test at the end."""
+    seen, errors = [], []
+    stop = threading.Event()
+
+    def reader():
+        store = ms.open(uri)
+        while not stop.is_set():
+            try:
+                seen.append(read(store))
+            except Exception as exc:  # any query error fails the test
+                errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[:3]
+
+
+@pytest.fixture
+def reading_in_a_loop():
+    """`_reading_in_a_loop`: readers querying throughout a compaction, for its tests."""
+    return _reading_in_a_loop

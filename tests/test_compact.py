@@ -3,7 +3,6 @@ never see a duplicate or a missing row."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -95,32 +94,15 @@ def test_compaction_output_not_yet_complete_is_ignored(local_store):
     assert counts(ms.open(local_store))[0] == 200
 
 
-def test_readers_during_compaction_see_every_row_once(shared_store_uri):
+def test_readers_during_compaction_see_every_row_once(shared_store_uri, reading_in_a_loop):
     uri = shared_store_uri
     log_runs(uri, runs=4, steps=60, **SMALL)
     expected = counts(ms.open(uri))
-    errors, seen = [], []
-    stop = threading.Event()
-
-    def reader():
-        store = ms.open(uri)
-        while not stop.is_set():
-            try:
-                seen.append(counts(store))
-            except Exception as exc:  # any query error fails the test
-                errors.append(exc)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
+    with reading_in_a_loop(uri, counts) as seen:
         compact_store(StoreLocation(uri))  # merge: replaced files stay
         time.sleep(1.5)  # longer than any query of the reader
         compact_store(StoreLocation(uri), grace_seconds=1.0)  # delete what was replaced
         time.sleep(0.3)
-    finally:
-        stop.set()
-        thread.join()
-    assert not errors, errors[:3]
     assert len(seen) >= 3
     assert set(seen) == {expected}
     assert len(live(uri)) == 4

@@ -5,7 +5,6 @@ for readers querying while compactions write and replace project files."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -98,7 +97,7 @@ def test_a_run_resumed_after_compact_is_read_once(shared_store_uri, tmp_path):
     assert views(uri, tmp_path) == before
 
 
-def test_readers_see_every_row_once_while_project_files_are_written_and_replaced(shared_store_uri):
+def test_readers_see_every_row_once_while_project_files_are_written_and_replaced(shared_store_uri, reading_in_a_loop):
     uri = shared_store_uri
     for i, run_id in enumerate(["a", "b", "c"]):
         log_run(uri, run_id, range(8), seed=i)
@@ -107,20 +106,7 @@ def test_readers_see_every_row_once_while_project_files_are_written_and_replaced
     log_run(uri, "d", range(5))
     expected = counts(ms.open(uri))
     assert expected[0] == (3 * 8 + 4 + 5) * 2
-    errors, seen = [], []
-    stop = threading.Event()
-
-    def reader():
-        store = ms.open(uri)
-        while not stop.is_set():
-            try:
-                seen.append(counts(store))
-            except Exception as exc:  # any query error fails the test
-                errors.append(exc)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
+    with reading_in_a_loop(uri, counts) as seen:
         first = project_files(uri)
         time.sleep(0.2)
         compact_store(StoreLocation(uri))  # a new project file replaces the first
@@ -129,10 +115,6 @@ def test_readers_see_every_row_once_while_project_files_are_written_and_replaced
         compact_store(StoreLocation(uri), grace_seconds=1.0)  # the replaced project file is deleted
         assert len(project_files(uri)) == 1
         time.sleep(0.3)
-    finally:
-        stop.set()
-        thread.join()
-    assert not errors, errors[:3]
     assert len(seen) >= 3
     assert set(seen) == {expected}
 
