@@ -80,3 +80,4 @@ def test_team_s3(tmp_path, monkeypatch, s3_server, s3_bucket):
     ]
     files = re.search(r"scalars files after: (\d+)", text).group(1)
     assert files == "3"  # one merged file per writer run, the replaced batches deleted
+    assert "project files of scalars: 1" in text  # and one hidden project file for queries across runs
