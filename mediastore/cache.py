@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["FileCache", "cache_root", "DEFAULT_MAX_BYTES", "FETCH_WORKERS"]
+__all__ = ["FileCache", "cache_root", "store_key", "write_atomic", "DEFAULT_MAX_BYTES", "FETCH_WORKERS"]
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 #: Requests in flight when fetching many files: enough to hide a 20-50 ms round trip behind
@@ -84,7 +84,9 @@ def store_key(protocol: str, root: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a local file so that no reader sees part of it: a dotted temporary name beside it,
+    then a rename. The spool, the packer's spooled blobs and this cache all write this way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     with open(tmp, "wb") as fh:
@@ -167,7 +169,7 @@ class FileCache:
             path, local, stamp = item
             size = stamp[0] if stamp else None
             data = self.fs.cat_file(path, start=0, end=int(size)) if size else self.fs.cat_file(path)
-            _write_atomic(local, data)
+            write_atomic(local, data)
             return len(data)
 
         if len(missing) == 1:
@@ -195,7 +197,7 @@ class FileCache:
 
     def put_blob(self, sha256: str, data: bytes) -> None:
         """Keep a blob range that matched its sha256."""
-        _write_atomic(self.dir / "_ranges" / sha256[:2] / sha256, data)
+        write_atomic(self.dir / "_ranges" / sha256[:2] / sha256, data)
         self._account(len(data), keep_since=time.time() - 1.0)
 
     # -- the bound ------------------------------------------------------------------------

@@ -30,7 +30,6 @@ Uploads run on their own thread pool, in parallel. Knows no media type.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import uuid
 import warnings
@@ -39,6 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from .cache import write_atomic
 from .errors import StorageUnavailableWarning
 from .storage import StoreLocation, blob_path
 
@@ -202,7 +202,7 @@ class BlobPacker:
         spool_file = None
         if self.spool_dir is not None:
             spool_file = self.spool_dir / ("cas-" + rel.replace("/", "_"))
-            _write_file(spool_file, data)
+            write_atomic(spool_file, data)
         retrying(lambda: self.location.create_bytes(self.location.path(rel), data), f"blob {rel}", stop=self.stop, warned=self.warned)
         if spool_file is not None:
             spool_file.unlink(missing_ok=True)
@@ -250,13 +250,6 @@ class BlobSink:
         return getattr(self._location, name)
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def upload_spooled_blobs(location: StoreLocation, spool_dir: Path) -> int:
     """Upload what a dead writer left in its spool's blob folder (packs and standalone blobs);
     returns how many objects were written. Idempotent: a pack has one name and one content."""
@@ -265,9 +258,7 @@ def upload_spooled_blobs(location: StoreLocation, spool_dir: Path) -> int:
         location.write_bytes(location.path(PACKS, path.name), path.read_bytes())
         path.unlink()
         written += 1
-    for path in sorted(spool_dir.glob("cas-*")):
-        if path.name.endswith(".tmp"):
-            continue
+    for path in sorted(spool_dir.glob("cas-*")):  # a temporary file's name starts with "."
         rel = path.name[len("cas-"):].replace("_", "/")
         location.create_bytes(location.path(rel), path.read_bytes())
         path.unlink()

@@ -62,22 +62,15 @@ class RunSpool:
         self.dir.mkdir(parents=True, exist_ok=True)
         pid = os.getpid()
         owner = {"pid": pid, "host": socket.gethostname(), "start": process_start(pid), "store": location.uri}
-        self._write(self.dir / "owner.json", json.dumps(owner).encode())
+        cache.write_atomic(self.dir / "owner.json", json.dumps(owner).encode())
         self._parts: dict[tuple[str, int], int] = {}
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
 
     def append(self, table: str, batch: int, kind: str, items: list[Any]) -> None:
         """Keep ``items`` (value calls or encoded media rows) of one batch."""
         part = self._parts.get((table, batch), 0)
         self._parts[(table, batch)] = part + 1
         payload = pickle.dumps((kind, items), protocol=pickle.HIGHEST_PROTOCOL)
-        self._write(self.dir / f"{table}-{batch:06d}-{part:06d}.pkl", payload)
+        cache.write_atomic(self.dir / f"{table}-{batch:06d}-{part:06d}.pkl", payload)
 
     @property
     def blob_dir(self) -> Path:
@@ -86,9 +79,9 @@ class RunSpool:
     def abandon(self, final_record: dict) -> None:
         """The writer stops waiting for the store: leave everything for recovery, which then
         writes ``final_record`` (the run's finished or crashed state) once the rows are in."""
-        self._write(self.dir / "final.json", json.dumps(final_record).encode())
+        cache.write_atomic(self.dir / "final.json", json.dumps(final_record).encode())
         owner = json.loads((self.dir / "owner.json").read_text())
-        self._write(self.dir / "owner.json", json.dumps({**owner, "abandoned": True}).encode())
+        cache.write_atomic(self.dir / "owner.json", json.dumps({**owner, "abandoned": True}).encode())
 
     def written(self, table: str, batch: int) -> None:
         """The batch is in the store as Parquet: its spool parts can go."""
