@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from .catalog import COVERS_KEY, INDEX_DIR, Catalog, compacted_metadata, is_compacted_name
+from .catalog import COVERS_KEY, INDEX_DIR, Catalog, compacted_metadata, is_compacted_name, project_of_index
 from .records import INDEX_DONE_STATES, index_runs, read_run_record
 from .schema import schema_for, table_names
 from .storage import StoreLocation, partition_of, validate_name
@@ -57,9 +56,23 @@ class CompactionReport:
         return self
 
 
-def _read(location: StoreLocation, path: str) -> pa.Table:
-    with location.fs.open(path, "rb") as fh:
-        return pq.read_table(fh)
+def _delete_replaced(location: StoreLocation, catalog: Catalog, table: str, project: str, run_id: str | None,
+                     grace_seconds: float, now: float) -> int:
+    """Delete the files of one run (or, with ``run_id`` None, of the project's ``_index``) that
+    a committed compaction replaced more than ``grace_seconds`` before ``now``; how many."""
+    deleted = 0
+    for path, committed_at in catalog.replaced_files(table, project, run_id):
+        if now - committed_at >= grace_seconds:
+            location.fs.rm(path)
+            deleted += 1
+    return deleted
+
+
+def _split(merged: pa.Table, target_bytes: int) -> list[tuple[int, pa.Table]]:
+    """(first row, part) slices of ``merged`` of at most about ``target_bytes`` each; one empty
+    part for an empty table."""
+    rows_per_part = max(1, int(merged.num_rows * target_bytes / max(merged.nbytes, 1)))
+    return [(start, merged.slice(start, rows_per_part)) for start in range(0, merged.num_rows, rows_per_part) or [0]]
 
 
 def compact_run(
@@ -82,17 +95,14 @@ def compact_run(
     report = CompactionReport()
     now = time.time()
     for table in tables if tables is not None else table_names():
-        for path, committed_at in catalog.replaced_files(table, project, run_id):
-            if now - committed_at >= grace_seconds:
-                location.fs.rm(path)
-                report.deleted += 1
+        report.deleted += _delete_replaced(location, catalog, table, project, run_id, grace_seconds, now)
         # Only the writers' hidden files are merged: a published file is never replaced, so an
         # engine without the catalog never sees a row twice (a resumed run gains a second file).
         hidden = [f for f in catalog.live_files(table, project, run_id) if f.rsplit("/", 1)[1].startswith("_")]
         if not hidden:
             continue
         live = hidden
-        merged = pa.concat_tables([_read(location, f) for f in live], promote_options="default")
+        merged = pa.concat_tables(catalog.read_tables(live), promote_options="default")
         key = "step" if "step" in merged.column_names else "updated_at"
         if not _is_sorted(merged.column(key)):
             merged = merged.sort_by(key)  # stable: rows of one step keep their order
@@ -109,8 +119,7 @@ def _is_sorted(column: pa.ChunkedArray) -> bool:
 def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces: list[str], target_bytes: int = TARGET_FILE_BYTES,
                    token: str | None = None) -> None:
     token = "m" + (token or uuid.uuid4().hex[:8])
-    rows_per_part = max(1, int(merged.num_rows * target_bytes / max(merged.nbytes, 1)))
-    parts = [merged.slice(start, rows_per_part) for start in range(0, merged.num_rows, rows_per_part)] or [merged]
+    parts = [part for _, part in _split(merged, target_bytes)]
     step_column = "step" if "step" in merged.column_names else "last_step"
     names = []
     for i, part in enumerate(parts):
@@ -155,19 +164,13 @@ def compact_store(
     if run_id is None:
         # The runs index, after the records were compacted, so that it names their outputs.
         now = time.time()
-        for p in sorted({p for p, _ in runs} | {partition_of_index(path) for path in listing.index}):
-            for path, committed_at in catalog.replaced_files("runs", p, None):
-                if now - committed_at >= grace_seconds:
-                    location.fs.rm(path)
-                    report.deleted += 1
+        for p in sorted({p for p, _ in runs} | {project_of_index(path) for path in listing.index}):
+            report.deleted += _delete_replaced(location, catalog, "runs", p, None, grace_seconds, now)
             report.indexed += index_runs(location, p, catalog=catalog)
             for table in table_names():
                 if table == "runs":
                     continue
-                for path, committed_at in catalog.replaced_files(table, p, None):
-                    if now - committed_at >= grace_seconds:
-                        location.fs.rm(path)
-                        report.deleted += 1
+                report.deleted += _delete_replaced(location, catalog, table, p, None, grace_seconds, now)
                 report.project_files += write_project_file(location, p, table, done.get(p, set()), catalog=catalog)
     return report
 
@@ -244,11 +247,10 @@ def write_project_file(
             else:
                 covers[run][name] = None
     token = "m" + uuid.uuid4().hex[:8]
-    rows_per_part = max(1, int(merged.num_rows * target_bytes / max(merged.nbytes, 1)))
-    starts = list(range(0, merged.num_rows, rows_per_part)) or [0]
-    parts = [merged.slice(start, rows_per_part) for start in starts]
+    split = _split(merged, target_bytes)
+    parts = [part for _, part in split]
     part_names = [f"{start:012d}-{max(start + part.num_rows - 1, 0):012d}-{token}-{i:06d}.parquet"
-                  for i, (start, part) in enumerate(zip(starts, parts))]
+                  for i, (start, part) in enumerate(split)]
     replaces = [path.rsplit("/", 1)[1] for path in listing.index]
     metadata = {**schema.metadata, **compacted_metadata(replaces, part_names), COVERS_KEY: json.dumps(covers).encode()}
     location.raise_format_version()
@@ -257,7 +259,3 @@ def write_project_file(
         location.write_parquet(f"{directory}/{name}", part.replace_schema_metadata(metadata))
     return 1
 
-
-def partition_of_index(path: str) -> str:
-    """The project of a runs index file (``runs/project=<p>/_index/<name>``)."""
-    return path.rsplit("/", 3)[1].split("=", 1)[1]
