@@ -36,6 +36,14 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _padded(arguments: str, columns) -> str:
+    """``FROM`` read_parquet(``arguments``, union_by_name = true) with every one of ``columns``:
+    union_by_name leaves out a column no file has (all of them of an older schema), so a
+    row-less relation of every column, unioned by name, brings it in as NULL."""
+    nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns)
+    return f"FROM (SELECT * FROM read_parquet({arguments}, union_by_name = true) UNION ALL BY NAME SELECT {nulls} WHERE false)"
+
+
 def _ident(text: str) -> str:
     """The inside of a double-quoted SQL identifier."""
     return text.replace('"', '""')
@@ -113,11 +121,8 @@ class Store:
             # files without the newer columns: those read as NULL.
             source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}})"
             if len(schema_versions(table)) > 1:
-                # union_by_name leaves out a column no file has (all files older): a row-less
-                # relation of every column, unioned by name, brings it in as NULL.
-                nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns if n not in schema.partition)
-                source = (f"FROM (SELECT * {source[:-1]}, union_by_name = true) "
-                          f"UNION ALL BY NAME SELECT {nulls} WHERE false)")
+                source = _padded(f"[{listed}], hive_partitioning = true, hive_types = {{{hive_types}}}",
+                                 [(n, t) for n, t in columns if n not in schema.partition])
         else:
             select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
             source = "WHERE false"
@@ -126,9 +131,7 @@ class Store:
             # The index holds project and run_id as columns (catalog.py): no hive columns.
             listed = ", ".join(_quote(f) for f in index)
             cast = ", ".join(f'CAST("{name}" AS {type_}) AS "{name}"' for name, type_ in columns)
-            nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns)  # an index of an older schema
-            body = (f"{body} UNION ALL SELECT {cast} FROM (SELECT * FROM read_parquet([{listed}], hive_partitioning = false, "
-                    f"union_by_name = true) UNION ALL BY NAME SELECT {nulls} WHERE false)")
+            body = f"{body} UNION ALL SELECT {cast} {_padded(f'[{listed}], hive_partitioning = false', columns)}"
         for path, project, skip in project_files:
             # run_id is a column, the project the directory (a constant here); the runs the
             # catalog reads from their own files are left out.
@@ -136,10 +139,9 @@ class Store:
                 f"{_quote(project)} AS \"project\"" if name == "project" else f'CAST("{name}" AS {type_}) AS "{name}"'
                 for name, type_ in columns
             )
-            nulls = ", ".join(f'CAST(NULL AS {t}) AS "{n}"' for n, t in columns if n != "project")  # an older schema
             where = f" WHERE run_id NOT IN ({', '.join(_quote(r) for r in skip)})" if skip else ""
-            body = (f"{body} UNION ALL SELECT {', '.join([cast] + kind)} FROM (SELECT * FROM read_parquet([{_quote(path)}], "
-                    f"hive_partitioning = false, union_by_name = true) UNION ALL BY NAME SELECT {nulls} WHERE false){where}")
+            read = _padded(f"[{_quote(path)}], hive_partitioning = false", [(n, t) for n, t in columns if n != "project"])
+            body = f"{body} UNION ALL SELECT {', '.join([cast] + kind)} {read}{where}"
         if table == "runs":
             # One record per state change and heartbeat: the newest wins. A running run whose
             # writer stopped beating (killed, machine lost) shows as crashed.
