@@ -382,21 +382,29 @@ class Run:
         Raises
         ------
         InvalidLogError
-            ``name`` or ``step_metric`` not a non-empty str, an unknown summary or goal.
+            ``name``, ``step_metric``, ``summary`` or ``goal`` of the wrong type.
+        InvalidLogValueError
+            An empty ``name`` or ``step_metric``, an unknown summary or goal.
         """
+        # A wrong type is an InvalidLogError (TypeError), a str that is not allowed an
+        # InvalidLogValueError (ValueError), as everywhere in run.log.
         if not isinstance(name, str) or not name:
-            raise InvalidLogError(f"define_metric name must be a non-empty str, got {name!r}")
+            error = InvalidLogError if not isinstance(name, str) else InvalidLogValueError
+            raise error(f"define_metric name must be a non-empty str, got {name!r}")
         if step_metric is not None and (not isinstance(step_metric, str) or not step_metric):
-            raise InvalidLogError(f"define_metric step_metric must be a metric name (str), got {step_metric!r}")
+            error = InvalidLogError if not isinstance(step_metric, str) else InvalidLogValueError
+            raise error(f"define_metric step_metric must be a metric name (str), got {step_metric!r}")
         if summary is not None:
             parts = [p.strip() for p in str(summary).split(",")]
             unknown = [p for p in parts if p not in _METRIC_SUMMARIES]
             if not isinstance(summary, str) or unknown:
-                raise InvalidLogError(
+                error = InvalidLogError if not isinstance(summary, str) else InvalidLogValueError
+                raise error(
                     f"define_metric summary {summary!r} has {unknown or summary!r}; use comma-separated {sorted(_METRIC_SUMMARIES)}"
                 )
         if goal is not None and goal not in ("minimize", "maximize"):
-            raise InvalidLogError(f"define_metric goal must be 'minimize' or 'maximize', got {goal!r}")
+            error = InvalidLogError if not isinstance(goal, str) else InvalidLogValueError
+            raise error(f"define_metric goal must be 'minimize' or 'maximize', got {goal!r}")
         given = {"step_metric": step_metric, "step_sync": step_sync, "hidden": hidden, "summary": summary, "goal": goal}
         definition = {k: v for k, v in given.items() if v is not None}
         if overwrite is False and name in self._metrics:

@@ -104,14 +104,18 @@ def test_define_metric_survives_resume(tmp_path):
     ("kwargs", "message"),
     [
         ({"name": ""}, r"define_metric name must be a non-empty str, got ''"),
+        ({"name": 3}, r"define_metric name must be a non-empty str, got 3"),
         ({"name": "a", "step_metric": 3}, r"define_metric step_metric must be a metric name \(str\), got 3"),
         ({"name": "a", "summary": "max,median"}, r"define_metric summary 'max,median' has \['median'\]; use comma-separated"),
         ({"name": "a", "goal": "up"}, r"define_metric goal must be 'minimize' or 'maximize', got 'up'"),
     ],
 )
 def test_define_metric_errors(tmp_path, kwargs, message):
+    # A wrong type is a TypeError (InvalidLogError); a str that is not allowed a ValueError.
+    wrong_type = any(not isinstance(v, str) for v in kwargs.values())
+    error = ms.InvalidLogError if wrong_type else ms.InvalidLogValueError
     with ms.init(project="p", store=tmp_path) as run:
-        with pytest.raises(ms.InvalidLogError, match=message):
+        with pytest.raises(error, match=message):
             run.define_metric(**kwargs)
 
 
