@@ -1,12 +1,12 @@
 """A local on-disk cache of a store's files, for object stores, where each request costs a
 round trip of 10-50 ms.
 
-Why caching by name is safe: every Parquet file and blob of a store is written once under a
-new name and never changed (compaction writes new files and deletes old ones). The one
-exception is a writer's heartbeat record (``_heartbeat-<token>.parquet``, rewritten in place
-while its run is running); it is cached under its name plus the size and ETag of the listing
-that found it, so a rewrite is a new cache entry. Blob byte ranges are cached by their
-sha256, which is checked on every read.
+Why caching is safe: a writer's hidden Parquet files and every blob are written once under a
+new name and never changed. Two kinds of file are rewritten in place: a writer's heartbeat
+record (``_heartbeat-<token>.parquet``, while its run is running) and a run's published
+(compacted) files, which a resumed run's compaction rewrites (catalog.py). They are cached
+under their name plus the size and ETag of the listing that found them, so a rewrite is a new
+cache entry. Blob byte ranges are cached by their sha256, which is checked on every read.
 
 Layout::
 
@@ -44,8 +44,9 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 #: the next ones, few enough for one machine's sockets and memory (a file is held whole).
 FETCH_WORKERS = 32
 _OFF = {"off", "0", "false", "no", "none"}
-# Files rewritten in place under one name (records.HEARTBEAT_PREFIX): cached by name + ETag.
-_MUTABLE = re.compile(r"^_heartbeat-")
+# Files rewritten in place under one name (records.HEARTBEAT_PREFIX, and the compacted names of
+# catalog.is_compacted_name): cached by name + ETag.
+_MUTABLE = re.compile(r"^(_heartbeat-|\d+-\d+-m[^-]+-)")
 _TOUCH_SECONDS = 600.0  # refresh a hit's mtime at most this often: LRU order, not a stat storm
 _STALE_TMP_SECONDS = 3600.0
 

@@ -42,14 +42,29 @@ for engines without mediastore, which the ``_`` keeps the project files hidden f
 
 On object stores the catalog keeps each listed file's size and ETag from its one LIST, and
 reads files through the store's local cache (cache.py), fetching many at once in parallel.
+
+**Rewritten published files** (format 4). When a run resumes, its compaction merges the new
+hidden files into the run's last published file by *rewriting it under its own name* (one
+PUT, or os.replace: an engine without mediastore sees the old rows or all of them, never a
+row twice), with ``mediastore.replaces`` growing by the merged names. So a published file
+has versions: the catalog keys what it knows of one (its metadata, its cached copy) by the
+version its listing showed (the ETag; a local file's mtime and size), and the runs index and
+project files record, for each published file they stand for, the version they read
+(`ident`); a run whose file changed since is read from its own files. On a local store a
+reader reads such a file's footer and rows from one hard link (`_pin`), so a rewrite between
+the two cannot make it read the new rows twice.
 """
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
 import os
+import shutil
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -58,7 +73,7 @@ import pyarrow.parquet as pq
 
 from .storage import StoreLocation, partition_of
 
-__all__ = ["Catalog", "CompactedInfo", "RunsListing", "TableListing", "is_compacted_name", "compacted_metadata", "INDEX_DIR"]
+__all__ = ["Catalog", "CompactedInfo", "RunsListing", "TableListing", "is_compacted_name", "ident", "compacted_metadata", "INDEX_DIR"]
 
 #: The runs index's directory inside ``runs/project=<p>/``, and the project files' inside
 #: ``<table>/project=<p>/``.
@@ -85,6 +100,13 @@ def compacted_metadata(replaces: list[str], group: list[str]) -> dict[bytes, byt
 def is_compacted_name(name: str) -> bool:
     parts = name.split("-")
     return len(parts) >= 4 and parts[2].startswith("m")
+
+
+def ident(name: str, version: str | None) -> str:
+    """What a runs index or project file records of a file it stands for: the name, and for a
+    published (compacted) name, which may be rewritten when its run resumes, the version its
+    listing showed (``?`` when an index of format 3 recorded none: it then matches nothing)."""
+    return f"{name}@{version or '?'}" if is_compacted_name(name) else name
 
 
 @dataclass(frozen=True)
@@ -126,8 +148,9 @@ def _is_index(path: str) -> bool:
     return f"/{INDEX_DIR}/" in path
 
 
-def _walk_local(prefix: str) -> list[str]:
-    """Parquet files below a local directory: os.scandir, no stat per file (every query lists)."""
+def _walk_local(prefix: str) -> list[tuple[str, str]]:
+    """(path, version) of the Parquet files below a local directory: os.scandir, and a stat
+    only for published (compacted) names, the files that a resume may rewrite."""
     out, stack = [], [prefix]
     while stack:
         directory = stack.pop()
@@ -139,8 +162,70 @@ def _walk_local(prefix: str) -> list[str]:
             if entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
             elif entry.name.endswith(".parquet") and not entry.name.startswith("."):
-                out.append(entry.path)
-    return [p for p in out if "/project=" in p]
+                version = ""
+                if is_compacted_name(entry.name):
+                    try:
+                        version = _local_version(entry.stat())
+                    except FileNotFoundError:
+                        continue
+                out.append((entry.path, version))
+    return [(p, v) for p, v in out if "/project=" in p]
+
+
+def _local_version(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns:x}-{st.st_size:x}"
+
+
+# Pins (Catalog._pin) outlive the catalog that made them: `ms.open(s).sql(q)` returns a relation
+# that reads them after its Store is gone. They are this process's, shared by its catalogs, and
+# removed when it exits; what a killed process left is removed by the next one after a day.
+_pins: dict[str, tuple[int, str]] = {}  # path -> (inode, link)
+_pin_dirs: dict[str, str] = {}  # store root -> this process's pin folder in it
+_pin_lock = threading.Lock()
+_pin_count = itertools.count()
+_PIN_STALE_SECONDS = 86400.0
+
+
+def _pin_local(root: str, path: str) -> tuple[str, str] | None:
+    """(link, version) pinning the current version of ``path``; None if it is gone."""
+    try:
+        current = os.stat(path)
+    except FileNotFoundError:
+        return None
+    with _pin_lock:
+        known = _pins.get(path)
+        if known is not None and known[0] == current.st_ino and os.path.exists(known[1]):
+            return known[1], _local_version(os.stat(known[1]))
+        folder = _pin_dirs.get(root)
+        if folder is None:
+            _remove_stale_pins(os.path.join(root, ".pins"))
+            folder = _pin_dirs[root] = os.path.join(root, ".pins", f"{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            atexit.register(shutil.rmtree, folder, True)
+        target = os.path.join(folder, str(next(_pin_count)), path[len(root) + 1 :])  # keeps <table>/project=/run=
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.link(path, target)
+    except FileNotFoundError:
+        return None
+    except OSError:  # a filesystem without hard links: a copy, read through one open file
+        shutil.copyfile(path, target)
+    pinned = os.stat(target)
+    with _pin_lock:
+        _pins[path] = (pinned.st_ino, target)
+    return target, _local_version(pinned)
+
+
+def _remove_stale_pins(folder: str) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        try:
+            if time.time() - entry.stat().st_mtime > _PIN_STALE_SECONDS:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except FileNotFoundError:
+            pass
 
 
 class Catalog:
@@ -149,7 +234,9 @@ class Catalog:
     def __init__(self, location: StoreLocation, retries: int = 6):
         self.location = location
         self.retries = retries
-        self._info: dict[str, CompactedInfo] = {}
+        self._info: dict[str, tuple[str, CompactedInfo]] = {}  # path -> (version read, its metadata)
+        self._versions: dict[str, str] = {}  # published files: path -> version (ETag, mtime) in the last listing
+        self._pins: dict[str, str] = {}  # local stores: path -> a hard link to the version being read
         self._covers: dict[str, set[tuple[str, str, str]]] = {}  # index file -> (project, run, name)
         self._coverage: dict[str, dict[str, tuple[str, ...]]] = {}  # project file -> run -> names
         self._seen: dict[str, set[str]] = {}
@@ -158,7 +245,13 @@ class Catalog:
 
     def _list(self, prefix: str) -> list[str]:
         if self.location.is_local:
-            return _walk_local(prefix)
+            found = _walk_local(prefix)
+            with self._lock:
+                for path, version in found:
+                    if version:
+                        self._versions[path] = version
+                        self._pins.pop(path, None)  # pinned again if still needed (_live_names)
+            return [path for path, _ in found]
         fs = self.location.fs
         if self.location.protocol != "memory":
             fs.invalidate_cache(prefix)
@@ -174,9 +267,32 @@ class Catalog:
         out = []
         for path, info in found.items():
             if path.endswith(".parquet") and "/project=" in path and info.get("type", "file") != "directory":
-                self._stamps[path] = (info.get("size"), info.get("ETag") or info.get("etag"))
+                etag = info.get("ETag") or info.get("etag")
+                self._stamps[path] = (info.get("size"), etag)
+                if is_compacted_name(path.rsplit("/", 1)[1]):
+                    self._versions[path] = str(etag or info.get("created") or info.get("LastModified") or info.get("size"))
                 out.append(path)
         return out
+
+    def version(self, path: str) -> str:
+        """Which version of a published file the last listing showed ("" for a writer's hidden
+        file, which is never rewritten)."""
+        return self._versions.get(path, "")
+
+    def ident(self, path: str) -> str:
+        """`ident` of a listed file: its name, with its version if it is published."""
+        return ident(path.rsplit("/", 1)[1], self.version(path))
+
+    # -- local pins -----------------------------------------------------------------------
+    def _pin(self, path: str) -> None:
+        """Local stores: a hard link to the current version of a published file that a resume
+        may rewrite (os.replace) while this reader uses it. Its footer decides which hidden
+        files are live, so the footer read now and the rows DuckDB reads later must be one
+        version: both are read from the link, which no rewrite changes."""
+        pinned = _pin_local(self.location.root, path)
+        if pinned is not None:
+            with self._lock:
+                self._pins[path], self._versions[path] = pinned
 
     def has_files(self, directory: str) -> bool:
         """Whether a directory holds any Parquet file (one LIST, no file read)."""
@@ -187,6 +303,8 @@ class Catalog:
         """Paths a local reader (DuckDB, pyarrow) can open for ``paths``: the files themselves on
         a local store, else their copies in the store's cache (the missing ones fetched at once,
         in parallel). Without a cache (memory stores, or the cache off) the paths themselves."""
+        if self.location.is_local:
+            return [self._pins.get(p, p) for p in paths]
         cache = self.location.cache
         return cache.files(paths, self._stamps) if cache is not None and paths else list(paths)
 
@@ -220,7 +338,7 @@ class Catalog:
     def _known_dead(self, path: str, listed: set[str]) -> bool:
         directory, name = path.rsplit("/", 1)
         for other in listed:
-            info = self._info.get(other)
+            info = self._info.get(other, (None, None))[1]
             if info and name in info.replaces and other.rsplit("/", 1)[0] == directory:
                 return True
         return False
@@ -228,7 +346,7 @@ class Catalog:
     def _load_infos(self, paths: list[str]) -> None:
         """Read the compaction metadata of many compacted files at once (a query over many runs
         would otherwise read one footer after another)."""
-        unknown = [p for p in paths if p not in self._info]
+        unknown = [p for p in paths if (cached := self._info.get(p)) is None or cached[0] != self.version(p)]
         if len(unknown) < 2:
             return
         if self.location.cache is not None:
@@ -237,25 +355,43 @@ class Catalog:
             with ThreadPoolExecutor(min(_READ_WORKERS, len(unknown))) as pool:
                 list(pool.map(self.info, unknown))
 
-    def _footer(self, path: str) -> dict[bytes, bytes]:
+    def footer(self, path: str) -> pq.FileMetaData:
+        """A file's Parquet footer (a pinned version on a local store, the cached copy on an
+        object store)."""
+        if self.location.is_local:
+            return pq.read_metadata(self._pins.get(path, path))
         if self.location.cache is not None:
-            return pq.read_metadata(self.local_copies([path])[0]).metadata or {}
+            return pq.read_metadata(self.local_copies([path])[0])
         with self.location.fs.open(path, "rb") as fh:
-            return pq.read_metadata(fh).metadata or {}
+            return pq.read_metadata(fh)
+
+    def _footer(self, path: str) -> dict[bytes, bytes]:
+        return self.footer(path).metadata or {}
 
     def info(self, path: str) -> CompactedInfo:
-        """The compaction metadata of a compacted file (read once: files never change)."""
+        """The compaction metadata of a compacted file (read once per version: a published file
+        changes only when a resume rewrites it, and then its listed version changes)."""
+        version = self.version(path)
         cached = self._info.get(path)
-        if cached is None:
-            meta = self._footer(path)
-            cached = CompactedInfo(
-                tuple(json.loads(meta.get(REPLACES_KEY, b"[]"))),
-                tuple(json.loads(meta.get(GROUP_KEY, b"[]"))),
-                float(meta.get(COMPACTED_AT_KEY, b"0")),
-            )
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        meta = self._footer(path)
+        info = CompactedInfo(
+            tuple(json.loads(meta.get(REPLACES_KEY, b"[]"))),
+            tuple(json.loads(meta.get(GROUP_KEY, b"[]"))),
+            float(meta.get(COMPACTED_AT_KEY, b"0")),
+        )
+        with self._lock:
+            self._info[path] = (version, info)
+        return info
+
+    def _learn(self, path: str, version: str | None, info: CompactedInfo) -> None:
+        """Metadata an index recorded for a file: kept if it is of the version listed."""
+        if version and self._versions.get(path) == version:
             with self._lock:
-                self._info[path] = cached
-        return cached
+                self._info.setdefault(path, (version, info))
+                if self._info[path][0] != version:
+                    self._info[path] = (version, info)
 
     def live_files(self, table: str, project: str | None = None, run_id: str | None = None) -> list[str]:
         """The live Parquet files of ``table`` (optionally of one project / run), sorted. For
@@ -285,7 +421,7 @@ class Catalog:
         covered: set[tuple[str, str, str]] = set()
         for path in index:
             covered |= self.covers(path)
-        uncovered = [f for f in records if (*partition_of(f), f.rsplit("/", 1)[1]) not in covered]
+        uncovered = [f for f in records if (*partition_of(f), self.ident(f)) not in covered]
         return RunsListing(index, records, uncovered)
 
     def table_listing(self, table: str, project: str | None = None) -> TableListing:
@@ -297,7 +433,7 @@ class Catalog:
         files = sorted(f for f in live if not _is_index(f))
         names: dict[tuple[str, str], set[str]] = {}
         for f in files:
-            names.setdefault(partition_of(f), set()).add(f.rsplit("/", 1)[1])
+            names.setdefault(partition_of(f), set()).add(self.ident(f))
         chosen: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}  # run -> (project dir, group)
         newest_first = sorted(index, key=lambda f: -self.info(f).compacted_at)
         for path in newest_first:
@@ -315,8 +451,8 @@ class Catalog:
         return listing
 
     def coverage(self, project_file: str) -> dict[str, tuple[str, ...]]:
-        """run_id -> the names of that run's live files a project file stands for. Also learns
-        the compaction metadata of those files, so deciding they are live reads no footer."""
+        """run_id -> the `ident` of each of that run's live files a project file stands for. Also
+        learns the compaction metadata of those files, so deciding they are live reads no footer."""
         found = self._coverage.get(project_file)
         if found is None:
             meta = self._footer(project_file)
@@ -324,29 +460,34 @@ class Catalog:
             project_dir = project_file.rsplit("/", 2)[0]  # <root>/<table>/project=<p>
             found = {}
             for run, files in covers.items():
-                found[run] = tuple(sorted(files))
+                idents = []
                 for name, info in files.items():
+                    version = info[3] if info is not None and len(info) > 3 else None  # format 3 recorded none
+                    idents.append(ident(name, version))
                     if info is not None:
-                        replaces, group, at = info
-                        with self._lock:
-                            self._info.setdefault(f"{project_dir}/run={run}/{name}", CompactedInfo(tuple(replaces), tuple(group), at))
+                        self._learn(f"{project_dir}/run={run}/{name}", version, CompactedInfo(tuple(info[0]), tuple(info[1]), info[2]))
+                found[run] = tuple(sorted(idents))
             with self._lock:
                 self._coverage[project_file] = found
         return found
 
     def covers(self, index_path: str) -> set[tuple[str, str, str]]:
-        """(project, run_id, record file name) of every record file an index file stands for."""
+        """(project, run_id, `ident` of a record file) of every record file an index file
+        stands for."""
         found = self._covers.get(index_path)
         if found is None:
+            table = self.read_tables([index_path])[0]
             columns = ["project", "run_id", "record_files", "record_compactions"]
-            table = self.read_tables([index_path], columns=columns)[0]
+            rows = zip(*(table.column(c).to_pylist() for c in columns),
+                       table.column("record_versions").to_pylist() if "record_versions" in table.column_names else [None] * table.num_rows)
             found = set()
             runs_dir = index_path.rsplit("/", 2)[0]  # <root>/runs/project=<p>
-            for p, r, names, compactions in zip(*(table.column(c).to_pylist() for c in columns)):
-                found.update((p, r, name) for name in names or ())
+            for p, r, names, compactions, versions in rows:
+                versions = dict(zip(names or (), versions or ()))  # format 3 indexes recorded none
+                found.update((p, r, ident(name, versions.get(name))) for name in names or ())
                 for c in compactions or ():
                     info = CompactedInfo(tuple(c["replaces"]), tuple(c["group"]), c["compacted_at"])
-                    self._info.setdefault(f"{runs_dir}/run={r}/{c['name']}", info)
+                    self._learn(f"{runs_dir}/run={r}/{c['name']}", versions.get(c["name"]), info)
             with self._lock:
                 self._covers[index_path] = found
         return found
@@ -376,6 +517,19 @@ class Catalog:
 
     def _live_names(self, directory: str, names: set[str]) -> set[str]:
         """The rule at the top, for the files of one directory."""
+        dead = self._dead_names(directory, names)
+        if self.location.is_local and any(n.startswith("_") and n not in dead for n in names):
+            published = [n for n in names if is_compacted_name(n)]
+            if published:
+                # Live hidden files beside published ones: a resume's, which the run's compaction
+                # may merge into a published file by rewriting it right now. The footer that
+                # decides and the rows DuckDB reads must then be one version: a pin (`_pin`).
+                for name in published:
+                    self._pin(f"{directory}/{name}")
+                dead = self._dead_names(directory, names)
+        return names - dead
+
+    def _dead_names(self, directory: str, names: set[str]) -> set[str]:
         dead: set[str] = set()
         for name in names:
             if is_compacted_name(name):
@@ -384,7 +538,7 @@ class Catalog:
                     dead.update(info.replaces)
                 else:
                     dead.add(name)  # an output of a compaction not yet complete: not committed
-        return names - dead
+        return dead
 
     def names_ever_written(self, table: str, project: str, run_id: str) -> set[str]:
         """Names of every file of one run, present or already compacted away (a compacted file

@@ -3,10 +3,14 @@ concurrent readers (the protocol is in catalog.py), and delete what earlier comp
 replaced once no query can still be reading it.
 
 Writers name their files with a leading ``_`` (hidden from Dask, Spark and Trino, which do
-not know the catalog); compaction merges only those and writes plain names, and never
-replaces a published file. So an engine without mediastore sees each finished run exactly
-once, also during the grace period in which mediastore keeps the replaced files for its own
-readers; a resumed run gets one more published file per resume.
+not know the catalog); compaction merges only those, and publishes them under plain names:
+a run's first compaction as new files; a resumed run's, into the run's last published file,
+rewritten under its own name with one atomic PUT (format 4; catalog.py has how readers
+handle the versions). Adding the new rows to a published file, never moving rows between
+published files, is what keeps an engine without mediastore from seeing a row twice or
+missing one at any moment: it sees a run's published file before the rewrite or after it.
+Only when the merged file would pass ``TARGET_FILE_BYTES`` does a resume get a file of its
+own. A run resumed five times thus ends with one file per table.
 
 ``compact_store`` then writes, per project and data table, a *project file* (catalog.py has
 the reading rule): the rows of every finished or crashed run in one hidden ``_index/`` file
@@ -25,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .catalog import COVERS_KEY, INDEX_DIR, Catalog, compacted_metadata, is_compacted_name, project_of_index
+from .catalog import COVERS_KEY, INDEX_DIR, REPLACES_KEY, Catalog, compacted_metadata, is_compacted_name, project_of_index
 from .records import INDEX_DONE_STATES, index_runs, read_run_record
 from .schema import schema_for, table_names
 from .storage import StoreLocation, partition_of, validate_name
@@ -86,7 +90,9 @@ def compact_run(
     target_bytes: int = TARGET_FILE_BYTES,
 ) -> CompactionReport:
     """Compact every table of one run: delete files replaced more than ``grace_seconds`` ago,
-    then merge the live files of each table that has more than one into step-sorted outputs.
+    then merge the writers' hidden files of each table: into the run's last published file,
+    rewritten under its name, when the two fit in ``target_bytes``; else into new published
+    files (the module docstring has why).
 
     Safe while readers query; not while a writer writes the same run (the writer compacts its
     own run when it finishes; ``mediastore compact`` skips runs whose state is running).
@@ -96,19 +102,43 @@ def compact_run(
     now = time.time()
     for table in tables if tables is not None else table_names():
         report.deleted += _delete_replaced(location, catalog, table, project, run_id, grace_seconds, now)
-        # Only the writers' hidden files are merged: a published file is never replaced, so an
-        # engine without the catalog never sees a row twice (a resumed run gains a second file).
-        hidden = [f for f in catalog.live_files(table, project, run_id) if f.rsplit("/", 1)[1].startswith("_")]
+        live = catalog.live_files(table, project, run_id)
+        hidden = [f for f in live if f.rsplit("/", 1)[1].startswith("_")]
         if not hidden:
             continue
-        live = hidden
-        merged = pa.concat_tables(catalog.read_tables(live), promote_options="default")
-        key = "step" if "step" in merged.column_names else "updated_at"
-        if not _is_sorted(merged.column(key)):
-            merged = merged.sort_by(key)  # stable: rows of one step keep their order
-        _write_outputs(location, table, project, run_id, merged, [f.rsplit("/", 1)[1] for f in live], target_bytes)
-        report.merged[table] = len(live)
+        published = [f for f in live if not f.rsplit("/", 1)[1].startswith("_")]
+        last = max(published, key=lambda f: f.rsplit("/", 1)[1]) if published else None
+        read = catalog.read_tables(([last] if last else []) + hidden)
+        hidden_names = [f.rsplit("/", 1)[1] for f in hidden]
+        if last is not None and sum(t.nbytes for t in read) <= target_bytes:
+            _rewrite(location, table, last, read[0], read[1:], hidden_names)
+        else:
+            _write_outputs(location, table, project, run_id, _merged(read[1:] if last else read), hidden_names, target_bytes)
+        report.merged[table] = len(hidden)
     return report
+
+
+def _merged(tables: list[pa.Table]) -> pa.Table:
+    """Rows of several files of one run in one table sorted by step (stable: rows of one step
+    keep their order), without the files' Parquet metadata."""
+    merged = pa.concat_tables([t.replace_schema_metadata(None) for t in tables], promote_options="default")
+    key = "step" if "step" in merged.column_names else "updated_at"
+    return merged if _is_sorted(merged.column(key)) else merged.sort_by(key)
+
+
+def _rewrite(location: StoreLocation, table: str, path: str, published: pa.Table, hidden: list[pa.Table], hidden_names: list[str]) -> None:
+    """Merge hidden files into a published file by writing it anew under its own name: one
+    atomic PUT (os.replace on a local folder), so an engine without the catalog reads its old
+    rows or all of them. Its ``replaces`` keeps what it replaced before (still dead for the
+    grace period) and adds ``hidden_names``. The old ``replaces`` come from the version just
+    read, so a compaction of the same run racing this one can only leave files live whose rows
+    its own output lacks."""
+    before = json.loads((published.schema.metadata or {}).get(REPLACES_KEY, b"[]"))
+    merged = _conform(_merged([published, *hidden]), schema_for(table).file_schema.remove_metadata())
+    name = path.rsplit("/", 1)[1]
+    metadata = {**schema_for(table).metadata, **compacted_metadata(sorted(set(before) | set(hidden_names)), [name])}
+    location.raise_format_version()
+    location.write_parquet(path, merged.replace_schema_metadata(metadata))
 
 
 def _is_sorted(column: pa.ChunkedArray) -> bool:
@@ -205,11 +235,11 @@ def write_project_file(
     are carried over from it without reading the runs' files. Returns 1 if written, else 0."""
     catalog = catalog or Catalog(location)
     listing = catalog.table_listing(table, project)
-    names: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}  # run -> the catalog.ident of each live file
     paths: dict[str, list[str]] = {}
     for path in listing.files:
         run = partition_of(path)[1]
-        names.setdefault(run, []).append(path.rsplit("/", 1)[1])
+        names.setdefault(run, []).append(catalog.ident(path))
         paths.setdefault(run, []).append(path)
     wanted = {run: sorted(n) for run, n in names.items() if run in done_runs}
     current: dict[str, list[str]] = {}
@@ -238,12 +268,13 @@ def write_project_file(
     merged = pa.concat_tables(pieces) if pieces else schema.empty_table()
     merged = merged.sort_by([("run_id", "ascending"), ("step", "ascending")]) if merged.num_rows else merged
     covers = {}
-    for run, run_names in wanted.items():
+    for run in wanted:
         covers[run] = {}
-        for name in run_names:
+        for path in paths[run]:
+            name = path.rsplit("/", 1)[1]
             if is_compacted_name(name):
-                info = catalog.info(location.path(table, f"project={project}", f"run={run}", name))
-                covers[run][name] = [list(info.replaces), list(info.group), info.compacted_at]
+                info = catalog.info(path)
+                covers[run][name] = [list(info.replaces), list(info.group), info.compacted_at, catalog.version(path)]
             else:
                 covers[run][name] = None
     token = "m" + uuid.uuid4().hex[:8]

@@ -197,11 +197,13 @@ class Store:
                 table_listing = self._catalog.table_listing(table)
                 files = table_listing.uncovered
                 project_files = [(p, project_of_index(p), tuple(table_listing.skip[p])) for p in table_listing.index]
-            if (files, index, project_files) != self._view_files.get(table):
+            # Versions too: a resumed run's compaction rewrites a published file under its name.
+            versions = tuple(self._catalog.version(f) for f in files)
+            if (files, versions, index, project_files) != self._view_files.get(table):
                 readable = self._readable([p for p, _, _ in project_files])
                 self._define_view(table, files if self._arrow_datasets else self._readable(files), self._readable(index),
                                   [(r, p, skip) for r, (_, p, skip) in zip(readable, project_files)])
-                self._view_files[table] = (files, index, project_files)
+                self._view_files[table] = (files, versions, index, project_files)
                 if table == "tables":
                     self._define_table_views()
 

@@ -91,6 +91,8 @@ def index_schema() -> pa.Schema:
     fields = [pa.field("project", pa.string(), nullable=False), pa.field("run_id", pa.string(), nullable=False)]
     fields += list(schema.file_schema.remove_metadata())
     fields.append(pa.field("record_files", pa.list_(pa.string())))
+    # Format 4: the version (catalog.ident) of each record file, "" for hidden ones.
+    fields.append(pa.field("record_versions", pa.list_(pa.string())))
     compaction = pa.struct([("name", pa.string()), ("replaces", pa.list_(pa.string())), ("group", pa.list_(pa.string())),
                             ("compacted_at", pa.float64())])
     fields.append(pa.field("record_compactions", pa.list_(compaction)))
@@ -107,14 +109,17 @@ def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None
     """
     import uuid
 
-    from .catalog import INDEX_DIR, compacted_metadata, is_compacted_name
+    from .catalog import INDEX_DIR, compacted_metadata, ident, is_compacted_name
     from .storage import partition_of
 
     catalog = catalog or Catalog(location)
     listing = catalog.runs_listing(project)
     live_names: dict[str, set[str]] = {}
+    versions: dict[tuple[str, str], str] = {}
     for path in listing.records:
-        live_names.setdefault(partition_of(path)[1], set()).add(path.rsplit("/", 1)[1])
+        run, name = partition_of(path)[1], path.rsplit("/", 1)[1]
+        live_names.setdefault(run, set()).add(name)
+        versions[(run, name)] = catalog.version(path)
     uncovered: dict[str, list[str]] = {}
     for path in listing.uncovered:
         uncovered.setdefault(partition_of(path)[1], []).append(path)
@@ -146,8 +151,10 @@ def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None
                 info = catalog.info(location.path("runs", f"project={project}", f"run={run_id}", name))
                 compactions.append({"name": name, "replaces": list(info.replaces), "group": list(info.group),
                                     "compacted_at": info.compacted_at})
-        out.append({**row, "record_files": names, "record_compactions": compactions})
-    if {r["run_id"]: r["record_files"] for r in out} == _coverage(catalog, listing.index):
+        out.append({**row, "record_files": names, "record_versions": [versions[(run_id, n)] for n in names],
+                    "record_compactions": compactions})
+    idents = {r["run_id"]: sorted(ident(n, v) for n, v in zip(r["record_files"], r["record_versions"])) for r in out}
+    if idents == _coverage(catalog, listing.index):
         return 0  # nothing finished or changed since the live index (running runs only)
     schema = index_schema()
     token = "m" + uuid.uuid4().hex[:8]
@@ -172,7 +179,7 @@ def _index_runs(catalog: Catalog, index: list[str]) -> set[str]:
 
 
 def _index_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    extra = ("record_files", "record_compactions")
+    extra = ("record_files", "record_versions", "record_compactions")
     base = pa.schema([f for f in schema if f.name not in extra])
     table = records_table(rows, base) if rows else base.empty_table()
     for name in extra:

@@ -130,6 +130,7 @@ class Run:
                     "must not write one run — wait until it finishes, or resume it once it has crashed"
                 )
         self.writer = RunWriter(location, project, run_id, settings, heartbeat=self._beat)
+        self.writer.resumed = previous is not None
         self.name = name
         self._record_lock = threading.Lock()  # the heartbeat record is written by two threads
         self._config_timer: threading.Timer | None = None
@@ -484,8 +485,14 @@ class Run:
                 if self.settings.compact_on_finish:
                     from .compact import compact_run
 
-                    self._publish_records(self._record(finished_at=_now_us()))
-                    compact_run(self.location, self.project, self.run_id, tables=sorted(self.writer.tables_written))
+                    tables = sorted(self.writer.tables_written)
+                    if self.writer.resumed:
+                        # The run has a published records file: compaction adds these records to it.
+                        self._write_record(finished_at=_now_us())
+                        tables.append("runs")
+                    else:
+                        self._publish_records(self._record(finished_at=_now_us()))
+                    compact_run(self.location, self.project, self.run_id, tables=tables)
                 else:
                     self._write_record(finished_at=_now_us())
             except Exception as exc:

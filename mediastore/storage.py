@@ -29,9 +29,11 @@ __all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "DEFAU
 DEFAULT_STORE = "./mediastore-data"
 #: 1: rows and blobs. 2 (adds to 1, which it reads as it is): the runs index,
 #: ``runs/project=<p>/_index/`` (catalog.py). 3 (adds to 2): the data tables' project files,
-#: ``<table>/project=<p>/_index/``, which a reader of 2 would take for run files. A store is
-#: marked with the version when an index or project file is first written.
-FORMAT_VERSION = 3
+#: ``<table>/project=<p>/_index/``, which a reader of 2 would take for run files. 4 (adds to 3):
+#: a resumed run's compaction rewrites the run's published file under its own name, and the
+#: indexes record each published file's version (catalog.py), which a reader of 3, caching by
+#: name, would miss. A store is marked with the version when such a file is first written.
+FORMAT_VERSION = 4
 #: The store marker at the root: its presence makes a folder a store; it holds the format version.
 MARKER = "_mediastore.json"
 

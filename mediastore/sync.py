@@ -329,7 +329,9 @@ def _list_source(src: StoreLocation, pool: ThreadPoolExecutor) -> tuple[list[_It
         top = src.fs.ls(src.root, detail=True, refresh=True)
     except FileNotFoundError:
         top = []
-    directories = [e["name"] for e in top if e.get("type") == "directory" and e["name"].rstrip("/").rsplit("/", 1)[-1] != BLOBS]
+    # Not blobs (listed apart) nor dotted folders (a local reader's .pins: hard links, catalog.py).
+    directories = [e["name"] for e in top if e.get("type") == "directory"
+                   and e["name"].rstrip("/").rsplit("/", 1)[-1] != BLOBS and not e["name"].rstrip("/").rsplit("/", 1)[-1].startswith(".")]
     files = {
         _relative(src, e["name"]): int(e.get("size") or 0)
         for e in top

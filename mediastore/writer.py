@@ -145,6 +145,7 @@ class RunWriter:
         self._slots = threading.BoundedSemaphore(settings.max_inflight)
         self.tables_written: set[str] = set()  # tables this writer made hidden (unpublished) files in
         self._publish_last = False
+        self.resumed = False  # set by the run: a resumed run has published files already
         self._error: BaseException | None = None
         self._spool = RunSpool(location, project, run_id, self._token) if settings.spool_seconds > 0 else None
         self.packer = BlobPacker(
@@ -285,7 +286,10 @@ class RunWriter:
             if buf.media:
                 self.packer.durable()
             # Big batches need no compaction; a table's only batch at finish needs none either.
-            publish = buf.rows >= self.settings.publish_rows or (last and self._publish_last and table not in self.tables_written)
+            # A resumed run's compaction adds its rows to the run's published file instead.
+            publish = buf.rows >= self.settings.publish_rows or (
+                last and self._publish_last and table not in self.tables_written and not self.resumed
+            )
             written = retrying(
                 lambda: write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish),
                 f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned,
@@ -348,13 +352,27 @@ class RunWriter:
             self._spool.remove()
 
     def steps_on_disk(self) -> int | None:
-        """The highest step in this run's files of any table, from the file names alone."""
+        """The highest step in this run's files of any table: from the file names, and for a
+        table's last published file, which a resumed run's compaction rewrites under the name
+        of its first version, from its Parquet statistics (one footer read per table)."""
+        from .catalog import Catalog, is_compacted_name
+
+        catalog = Catalog(self.location)
         last = None
         for table in table_names():
             if table == "runs":
                 continue
-            for path in self.location.list_files(self.location.partition_dir(table, self.project, self.run_id)):
-                parts = path.rsplit("/", 1)[-1].split("-")
+            files = catalog.live_files(table, self.project, self.run_id)
+            for path in files:
+                parts = path.rsplit("/", 1)[-1].lstrip("_").split("-")
                 if len(parts) >= 2 and parts[1].isdigit():
                     last = max(last or 0, int(parts[1]))
+            published = sorted((f for f in files if is_compacted_name(f.rsplit("/", 1)[-1])), key=lambda f: f.rsplit("/", 1)[-1])
+            if published:
+                meta = catalog.footer(published[-1])
+                column = meta.schema.to_arrow_schema().get_field_index("step")
+                for i in range(meta.num_row_groups):
+                    stats = meta.row_group(i).column(column).statistics
+                    if stats is not None and stats.has_min_max:
+                        last = max(last or 0, int(stats.max))
         return last
