@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +24,8 @@ import pytest
 import mediastore as ms
 from mediastore.compact import compact_store
 from mediastore.storage import StoreLocation
+from readme_snippets import python_snippet, replace_once
 
-ROOT = Path(__file__).resolve().parents[1]
 VIEWS = ("scalars", "images")
 # The one line of the README's snippet the test changes: the bucket becomes a local store.
 README_ROOT = 'root = "s3a://team-bucket/mediastore"'
@@ -50,15 +49,6 @@ if (JAVA := java_major()) is None or JAVA < 17:
         f"PySpark 4 needs Java 17 or newer on PATH (found: {JAVA}): apt-get install -y default-jre-headless",
         allow_module_level=True,
     )
-
-
-def readme_spark_snippet() -> str:
-    """The ```python block of the README's "Reading without mediastore" section that uses Spark."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Reading without mediastore\n", 1)[1].split("\n## ", 1)[0]
-    blocks = [b for b in re.findall(r"^```python\n(.*?)^```", section, re.DOTALL | re.MULTILINE) if "spark" in b]
-    assert len(blocks) == 1, f"expected one Spark snippet in the README's section, found {len(blocks)}"
-    return blocks[0]
 
 
 # Runs in a fresh interpreter so that nothing of mediastore can help: the script checks that it
@@ -152,9 +142,8 @@ def spark_read(tmp_path_factory) -> dict[str, str]:
     shutil.copytree(after, before)
     compact_store(StoreLocation(after))
 
-    snippet = readme_spark_snippet()
-    assert snippet.count(README_ROOT) == 1, f"the README's Spark snippet no longer sets {README_ROOT}"
-    jobs = [(snippet.replace(README_ROOT, f"root = {store!r}"), str(base / f"spark-{name}"))
+    snippet = python_snippet("Reading without mediastore", "spark")
+    jobs = [(replace_once(snippet, README_ROOT, f"root = {store!r}"), str(base / f"spark-{name}"))
             for name, store in (("before", before), ("after", after))]
     done = subprocess.run([sys.executable, "-c", READ_WITH_SPARK, json.dumps(jobs)], capture_output=True,
                           text=True, timeout=600, cwd=base)
