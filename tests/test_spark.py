@@ -7,6 +7,7 @@ compare those files with DuckDB's rows."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -43,7 +44,9 @@ def java_major() -> int | None:
     return int(found.group(2)) if major == 1 else major  # "1.8.0" is Java 8
 
 
-pytest.importorskip("pyspark", reason='reading a store with Spark needs pyspark: pip install -e ".[dev]"')
+# Only the subprocess imports pyspark (about 90 modules).
+if importlib.util.find_spec("pyspark") is None:
+    pytest.skip('reading a store with Spark needs pyspark: pip install -e ".[dev]"', allow_module_level=True)
 if (JAVA := java_major()) is None or JAVA < 17:
     pytest.skip(
         f"PySpark 4 needs Java 17 or newer on PATH (found: {JAVA}): apt-get install -y default-jre-headless",
