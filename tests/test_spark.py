@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from datetime import datetime, timezone
 
 import numpy as np
 import pyarrow as pa
@@ -81,6 +82,7 @@ READ_WITH_SPARK = textwrap.dedent(
     """
 )
 
+
 class Crash(Exception):
     pass
 
@@ -90,9 +92,9 @@ R3, R3_STEPS, R3_PUBLISH_ROWS = "30", 23, 10  # the run that is not compacted at
 
 
 def log_runs(store: str) -> None:
-    """Several runs of two projects: compacted at their end (one of them resumed, one crashed,
-    one in several batches), and one that is not
-    compacted at its end and publishes only its batches of ``publish_rows`` rows."""
+    """Several runs of two projects, compacted at their end (one of them resumed, one crashed,
+    one in several batches), and one that is not compacted at its end, so that before
+    ``mediastore compact`` only its batches of ``publish_rows`` rows are published."""
     rng = np.random.default_rng(0)
     mask = np.zeros((16, 16), np.uint8)
     mask[2:9, 3:12] = 1
@@ -126,7 +128,7 @@ def log_runs(store: str) -> None:
     log("vision", "0001", 6, resume=True)  # a second published file in the run's folder
     log("vision", "007", 12, ms.Settings(flush_rows=5))  # several batches, merged at the end
     log("vision", R3, R3_STEPS, ms.Settings(compact_on_finish=False, flush_rows=R3_PUBLISH_ROWS,
-                                               publish_rows=R3_PUBLISH_ROWS))
+                                            publish_rows=R3_PUBLISH_ROWS))
     with pytest.raises(Crash):
         with ms.init(project="audio", store=store, run_id="1e3") as run:
             for step in range(7):
@@ -137,12 +139,15 @@ def log_runs(store: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def spark_read(tmp_path_factory) -> dict[str, str]:
+def spark_read(tmp_path_factory) -> dict:
     """Two stores ("before" and "after" ``mediastore compact``) and, for each, the folder where
-    the Spark subprocess wrote the README snippet's ``scalars`` and ``images`` as Parquet."""
+    the Spark subprocess wrote the README snippet's ``scalars`` and ``images`` as Parquet; and
+    the UTC wall clock before and after the logging."""
     base = tmp_path_factory.mktemp("spark")
     after = str(base / "after")
+    logging_began = datetime.now(timezone.utc).replace(tzinfo=None)
     log_runs(after)
+    logging_ended = datetime.now(timezone.utc).replace(tzinfo=None)
     before = str(base / "before")
     shutil.copytree(after, before)
     compact_store(StoreLocation(after))
@@ -153,7 +158,8 @@ def spark_read(tmp_path_factory) -> dict[str, str]:
     done = subprocess.run([sys.executable, "-c", READ_WITH_SPARK, json.dumps(jobs)], capture_output=True,
                           text=True, timeout=600, cwd=base)
     assert done.returncode == 0, done.stderr[-5000:]
-    return {"before": before, "after": after, "spark-before": jobs[0][1], "spark-after": jobs[1][1]}
+    return {"before": before, "after": after, "spark-before": jobs[0][1], "spark-after": jobs[1][1],
+            "logged": (logging_began, logging_ended)}
 
 
 def plain_type(t: pa.DataType):
@@ -232,3 +238,5 @@ def test_the_snippet_keeps_run_ids_strings_and_timestamps_in_utc(spark_read):
     spark = pq.read_table(f"{spark_read['spark-after']}/scalars")
     assert set(spark.column("run_id").to_pylist()) == {"0001", "007", R3, "1e3"}
     assert spark.schema.field("logged_at").type == pa.timestamp("us")  # no time zone, as in the files
+    began, ended = spark_read["logged"]  # UTC; the Spark session's zone was New York's
+    assert all(began <= t <= ended for t in spark.column("logged_at").to_pylist())
