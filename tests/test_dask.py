@@ -1,5 +1,5 @@
-"""The store is plain hive-partitioned Parquet: Dask reads it without mediastore and gets the
-rows DuckDB gets through ``ms.open``."""
+"""The store is plain hive-partitioned Parquet: the README's Dask snippet, as written, reads it
+without mediastore and gets the rows DuckDB gets through ``ms.open``."""
 
 from __future__ import annotations
 
@@ -11,35 +11,34 @@ import pyarrow.parquet as pq
 import pytest
 
 import mediastore as ms
+from readme_snippets import python_snippet, replace_once
 
 pytest.importorskip("dask.dataframe", reason='reading a store with Dask needs dask: pip install "dask[dataframe]"')
 
-# Runs in a fresh interpreter so that nothing of mediastore can help: only dask, pandas and
-# pyarrow are imported, and the script checks that.
+# Runs the README's snippet in a fresh interpreter so that nothing of mediastore can help: only
+# dask, pandas and pyarrow are imported, and the script checks that. The snippet's
+# parquet_file_extension=None hands the directory to pyarrow's discovery, which skips the "_"
+# files writers make before compaction publishes a run (Dask's default lists every *.parquet
+# itself and would read them too); project= and run= directories become string columns.
 READ_WITH_DASK = textwrap.dedent(
     """
     import sys
 
-    import dask.dataframe as dd
-
-    scalars, out = sys.argv[1], sys.argv[2]
-    # parquet_file_extension=None hands the directory to pyarrow's discovery, which skips the
-    # "_" files writers make before compaction publishes a run (Dask's default lists every
-    # *.parquet itself and would read them too). project= and run= directories become columns.
-    frame = dd.read_parquet(scalars, parquet_file_extension=None)
-    frame = frame.rename(columns={"run": "run_id"})[["project", "run_id", "step", "key", "value"]]
-    result = frame.compute()
-    for column in ("project", "run_id", "key"):
-        result[column] = result[column].astype(str)
+    snippet, out = sys.argv[1], sys.argv[2]
+    namespace = {}
+    exec(snippet, namespace)
+    result = namespace["df"][["project", "run_id", "step", "key", "value"]].compute()
     result.reset_index(drop=True).to_parquet(out)
     assert "mediastore" not in sys.modules, sorted(m for m in sys.modules if m.startswith("mediastore"))
     """
 )
+README_SCALARS = '"s3://team-bucket/mediastore/scalars"'
 
 
 def read_with_dask(scalars_dir: str, out: str) -> list[tuple]:
+    snippet = replace_once(python_snippet("Reading without mediastore", "dask"), README_SCALARS, repr(scalars_dir))
     done = subprocess.run(
-        [sys.executable, "-c", READ_WITH_DASK, scalars_dir, out], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", READ_WITH_DASK, snippet, out], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     table = pq.read_table(out)
@@ -47,7 +46,8 @@ def read_with_dask(scalars_dir: str, out: str) -> list[tuple]:
 
 
 def log(store: str, settings: ms.Settings | None = None) -> None:
-    for project, run_id, steps in (("vision", "r1", 40), ("vision", "r2", 25), ("audio", "a1", 7)):
+    # Run ids that pyarrow's partition inference alone would read as the numbers 1, 7 and 1.
+    for project, run_id, steps in (("vision", "001", 40), ("vision", "007", 25), ("audio", "1", 7)):
         with ms.init(project=project, store=store, run_id=run_id, settings=settings) as run:
             for step in range(steps):
                 run.log({"loss": 1.0 / (step + 1), "acc": step / steps, "lr": 3e-4 * 0.99**step})
@@ -72,7 +72,7 @@ def test_dask_reads_the_scalars_that_duckdb_reads(tmp_path, flush_rows):
 def test_dask_reads_the_scalars_that_duckdb_reads_after_a_resumed_run(tmp_path):
     store = str(tmp_path / "store")
     log(store)
-    with ms.init(project="vision", store=store, run_id="r1", resume=True) as run:
+    with ms.init(project="vision", store=store, run_id="001", resume=True) as run:
         run.log({"loss": 0.01})
 
     rows = read_with_dask(f"{store}/scalars", str(tmp_path / "dask.parquet"))

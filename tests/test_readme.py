@@ -38,6 +38,14 @@ def test_the_block_installs_runs_the_demo_and_tests():
     assert not any(line.startswith("mediastore ui") for line in lines), lines
 
 
+def test_the_block_installs_the_debian_packages_the_tests_need():
+    """Chromium for the viewer's browser tests, a Java runtime (17 or newer, Debian 12's default)
+    for the Spark test: without them those tests are skipped, so CI would not run them."""
+    apt = [line for line in readme_setup_lines() if "apt-get install" in line]
+    assert len(apt) == 1 and apt[0].startswith("apt-get update && apt-get install -y "), apt
+    assert set(apt[0].split("apt-get install -y ", 1)[1].split()) == {"chromium", "default-jre-headless"}, apt
+
+
 def test_requirements_keep_the_resolver_out_of_old_releases():
     """pip 23 (a new venv's) backtracked through years of s3fs releases to ResolutionImpossible
     when boto3 was listed unbounded; the lower bounds keep it near today's releases."""
