@@ -855,7 +855,7 @@ def decode_bytes(data: bytes, mime: str | None) -> Any:
         import PIL.Image
 
         with PIL.Image.open(io.BytesIO(data)) as pil:
-            return np.asarray(pil)
+            return np.array(pil)  # a writable copy: torch.from_numpy warns on a read-only array
     if mime.startswith("audio/"):
         sf = require("soundfile", "audio", "Decoding audio")
         samples, _ = sf.read(io.BytesIO(data), dtype="float32")

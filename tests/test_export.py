@@ -397,8 +397,10 @@ def test_cli_export_and_its_errors(local, tmp_path, capsys):
 
 def test_the_training_example_runs(tmp_path):
     pytest.importorskip("torch", reason="the example trains with torch")
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "train_from_store.py"), "--store", str(tmp_path / "s")],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    # Two DataLoader workers, each reading its own share of the rows: 48 items, none twice.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "train_from_store.py"), "--store", str(tmp_path / "s"),
+                             "--workers", "2"], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "batches: 6 items: 48 image batch: (8, 3, 16, 16) mask batch: (8, 16, 16)" in result.stdout
 
@@ -425,8 +427,8 @@ def test_the_readme_section_runs(tmp_path, monkeypatch):
         for line in block.splitlines():
             line = line.split("  #", 1)[0].strip()
             if line.startswith("mediastore "):
-                result = subprocess.run([sys.executable, "-m", "mediastore.cli", *shlex.split(line)[1:]],
-                                        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                result = subprocess.run([sys.executable, "-m", "mediastore.cli", *shlex.split(line)[1:]], capture_output=True,
+                                        text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
                 assert result.returncode == 0, (line, result.stderr)
     python = re.findall(r"```python\n(.*?)```", section, re.S)
     assert python
