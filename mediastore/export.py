@@ -320,7 +320,13 @@ def _prepare_out(out: str, state: dict, overwrite: bool) -> bool:
                 "nothing in it is touched: pass a new or empty folder"
             ) from None
         same = {k: old.get(k) for k in ("format", "query", "params", "options")} == {k: state[k] for k in ("format", "query", "params", "options")}
-        if same:
+        if same and old.get("rows_digest") != state.get("rows_digest") and not overwrite:
+            # Shards are cut from the rows in order: other rows would shift every shard after them.
+            raise ExportExistsError(
+                f"export output {out!r} holds an unfinished or earlier {state['format']} export of this query, but the query's rows "
+                "have changed since (rows were logged or removed); pass overwrite=True (--overwrite) to export them again"
+            )
+        if same and old.get("rows_digest") == state.get("rows_digest"):
             return True
         if not overwrite:
             raise ExportExistsError(
@@ -458,6 +464,12 @@ def export(store: "Store", query: str, out: str | os.PathLike, *, format: Export
     rows = _plan_rows(table.to_pylist(), columns, masks and format in ("files", "webdataset"))
     options = {"shard_size": shard_size if shard else None, "fps": fps if format == "mp4" else None}
     state = {"version": _STATE_VERSION, "format": format, "query": query, "params": params, "options": options, "rows": len(rows)}
+    if format in ("hf", "webdataset"):
+        digest = hashlib.sha256()
+        for r in rows:
+            digest.update(json.dumps([r.stem, [p.blob.get("sha256") for p in r.pieces]]).encode())
+        state["rows_digest"] = digest.hexdigest()
+    state = json.loads(json.dumps(state, default=str))  # as it reads back from the file (tuples as lists)
     if format == "mp4":
         groups = _mp4_groups(rows)  # errors before anything is written
     resumed = _prepare_out(out, state, overwrite)

@@ -172,6 +172,24 @@ def test_unknown_format_lists_the_formats(local, tmp_path):
         store.export("SELECT * FROM images", tmp_path / "out", format="zip")
 
 
+@pytest.mark.parametrize(("option", "message"), [
+    ({"fps": 0}, r"fps=0 is not allowed: frames per second of the mp4, a number > 0"),
+    ({"workers": 0}, r"workers=0 is not allowed: pass an int >= 1 or None"),
+])
+def test_bad_options_are_refused(local, tmp_path, option, message):
+    store, _ = local
+    with pytest.raises(ms.InvalidExportError, match=message):
+        store.export("SELECT * FROM images", tmp_path / "out", **option)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_a_file_is_refused(local, tmp_path):
+    store, _ = local
+    (tmp_path / "out").write_text("x")
+    with pytest.raises(ms.ExportExistsError, match=r"export output .*out' is a file; pass a folder"):
+        store.export("SELECT * FROM images", tmp_path / "out")
+
+
 @pytest.mark.parametrize("size", [0, -3, "lots", "12XB", True, 1.5])
 def test_bad_shard_sizes_are_refused(local, tmp_path, size):
     store, _ = local
@@ -238,6 +256,25 @@ def test_hf_refuses_mixed_kinds_in_one_column(local, tmp_path):
     store, _ = local
     with pytest.raises(InvalidExportError, match=r"one media type per column; column 'blob' holds \['application/vnd.apache.parquet', 'audio/wav', 'image/jpeg', 'image/png'\]"):
         store.export("SELECT * FROM media", tmp_path / "hf", format="hf", progress=False)
+
+
+def test_a_shard_export_is_not_resumed_over_changed_rows(tmp_path):
+    uri = str(tmp_path / "store")
+    with ms.init(project="p", store=uri, run_id="a") as run:
+        for step in range(4):
+            run.log({"x": ms.Image(_image(step))}, step=step)
+    store = ms.open(uri)
+    out = tmp_path / "wds"
+    store.export("SELECT * FROM images WHERE step < ?", out, params=(9,), format="webdataset", shard_size=2, progress=False)
+    again = store.export("SELECT * FROM images WHERE step < ?", out, params=[9], format="webdataset", shard_size=2, progress=False)
+    assert (again.written, again.skipped) == (0, 2)
+    with ms.init(project="p", store=uri, run_id="a", resume=True) as run:
+        run.log({"x": ms.Image(_image(9))}, step=1)
+    with pytest.raises(ExportExistsError, match=r"the query's rows have changed since .* overwrite=True"):
+        store.export("SELECT * FROM images WHERE step < ?", out, params=[9], format="webdataset", shard_size=2, progress=False)
+    redone = store.export("SELECT * FROM images WHERE step < ?", out, params=[9], format="webdataset", shard_size=2,
+                          overwrite=True, progress=False)
+    assert (redone.written, redone.skipped) == (3, 0)
 
 
 # -- webdataset -------------------------------------------------------------------------------
