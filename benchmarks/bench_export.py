@@ -108,7 +108,6 @@ def main() -> None:
                     results[where].append(one(store, objects[where][0], tmp))
                     e_s, e_b, g_s, g_b = results[where][-1]
                     log(f"  rep {rep + 1} {where}: export {e_b / e_s / 1e6:.1f} MB/s, get {g_b / g_s / 1e6:.1f} MB/s")
-            counts_note = ""
             s3.proxy.reset()
             one(stores["S3"], objects["S3"][0], tmp)
             counts_note = ", ".join(f"{k} {v}" for k, v in s3.proxy.counts().items())

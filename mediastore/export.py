@@ -780,7 +780,7 @@ def _mp4_groups(rows: list[_Row]) -> list[_Film]:
     return list(films.values())
 
 
-def _frame(data: bytes, where: str):
+def _frame(data: bytes):
     import numpy as np
     import PIL.Image
 
@@ -807,7 +807,7 @@ def _export_mp4(out, films, reader, fps, report, progress) -> None:
             else:
                 data = reader.read([r.pieces[0].blob for r in film.rows])
                 report.bytes_read += sum(len(d) for d in data)
-                frames = [_frame(d, r.stem) for d, r in zip(data, film.rows)]
+                frames = [_frame(d) for d in data]
                 first = frames[0].shape
                 odd = [(s, f.shape[:2]) for s, f in zip(steps, frames) if f.shape != first]
                 if odd:
