@@ -1,4 +1,4 @@
-"""The ``mediastore`` command: demo, sql, runs, compact, recover, sync, ui."""
+"""The ``mediastore`` command: demo, sql, runs, compact, recover, sync, export, ui."""
 
 from __future__ import annotations
 
@@ -87,6 +87,21 @@ def _cmd_recover(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .query import Store
+
+    shard = int(args.shard_size) if args.shard_size.strip().isdigit() else args.shard_size
+    try:
+        report = Store(args.store).export(args.query, args.out, format=args.format, shard_size=shard, fps=args.fps,
+                                          workers=args.workers, overwrite=args.overwrite, progress=args.progress)
+    except KeyboardInterrupt:
+        print("\nmediastore: export interrupted; what was written is complete — run the same command again to finish",
+              file=sys.stderr)
+        return 130
+    print(report.summary())
+    return 0
+
+
 def _cmd_ui(args) -> int:
     from .ui import serve
 
@@ -121,6 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     recover = sub.add_parser("recover", help="write what killed runs left in this machine's spool, and mark them crashed")
     _store_arg(recover)
     recover.set_defaults(func=_cmd_recover)
+    export = sub.add_parser("export", help="export a query's media to files, a Hugging Face dataset, WebDataset shards or mp4 videos")
+    export.add_argument("query", help="SQL over a media view or a table's rows, e.g. \"SELECT * FROM images WHERE key = 'val'\"")
+    export.add_argument("out", help="output folder (new, empty, or an export of the same query to resume)")
+    _store_arg(export)
+    export.add_argument("--format", default="files", choices=["files", "hf", "webdataset", "mp4"],
+                        help="files (default): the original files + metadata.parquet; hf: datasets.load_from_disk; "
+                             "webdataset: tar shards; mp4: one video per run of an image key")
+    export.add_argument("--shard-size", default="256MB", help="hf/webdataset: samples per shard (1000) or bytes (256MB, the default)")
+    export.add_argument("--fps", type=float, default=10.0, help="mp4: frames per second (default 10)")
+    export.add_argument("--workers", type=int, default=None, help="reads in flight (default 4 local, 16 on an object store)")
+    export.add_argument("--overwrite", action="store_true", help="replace an earlier export of another query in OUT")
+    export.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
+    export.set_defaults(func=_cmd_export)
     ui = sub.add_parser("ui", help="serve a local web viewer of the store (runs, charts, media with overlays, 3D)")
     _store_arg(ui)
     ui.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")

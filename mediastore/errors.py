@@ -22,6 +22,9 @@ __all__ = [
     "NoRunError",
     "InvalidConfigError",
     "InvalidQueryError",
+    "InvalidExportError",
+    "NoMediaColumnError",
+    "ExportExistsError",
     "SchemaMismatchError",
     "NotAStoreError",
     "FormatVersionError",
@@ -98,6 +101,19 @@ class InvalidConfigError(MediaStoreError, TypeError):
 
 class InvalidQueryError(MediaStoreError, ValueError):
     """A query cannot be run as asked (``store.show`` with a ``limit`` that is not an int >= 1)."""
+
+
+class InvalidExportError(MediaStoreError, ValueError):
+    """An export or ``iter_media`` was asked with values that cannot work (an unknown format, a
+    bad shard size, rows a video cannot be made of)."""
+
+
+class NoMediaColumnError(InvalidExportError):
+    """An export's query has no column holding media (a view's ``blob``, a table's media cell)."""
+
+
+class ExportExistsError(MediaStoreError, FileExistsError):
+    """The export's output folder holds something other than an export of the same query."""
 
 
 class SchemaMismatchError(MediaStoreError, RuntimeError):

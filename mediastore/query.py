@@ -464,6 +464,109 @@ class Store:
         arrow = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive").replace_schema_metadata(parts[-1].schema.metadata)
         return MediaFrame.of(_to_frame(arrow, self.location, decode=False), self.location)
 
+    def export(self, query: str, out: str | os.PathLike, *, format: str = "files", params: Any = None,
+               shard_size: int | str = "256MB", fps: float = 10.0, workers: int | None = None,
+               overwrite: bool = False, progress: bool = True):
+        """Export the media of a query's rows to a local folder, bit for bit (export.py).
+
+        Parameters
+        ----------
+        query : str
+            DuckDB SQL over the views whose rows hold media: a view's ``blob`` (``SELECT * FROM
+            images WHERE ...``; also audio, videos, html, objects3d, molecules, media) or a
+            logged table's rows with media cells (``SELECT * FROM tables."<key>"``). An image's
+            ``masks`` are exported beside it.
+        out : str or os.PathLike
+            The folder to write (created; must be new, empty, or an export of the same query).
+        format : {"files", "hf", "webdataset", "mp4"}
+            ``files``: each blob as a file, ``<project>/<run_id>/<key>/<step>-<idx><ext>`` (the
+            key escaped), masks as ``<same>.mask_<name>.png``, and ``metadata.parquet``: every
+            column of the query plus ``file_name`` (and ``mask_file_names``). ``hf``: a Hugging
+            Face dataset for ``datasets.load_from_disk``, with Image/Audio/Video features (bytes
+            inside). ``webdataset``: tar shards, one sample per row (``<stem>.png`` +
+            ``<stem>.json`` of its other columns). ``mp4``: one H.264 video per run of an image
+            key, frames in step order.
+        params : list or dict, optional
+            Values for ``?`` or ``$name`` placeholders.
+        shard_size : int or str
+            hf and webdataset: samples per shard (an int), or bytes per shard (``"256MB"``,
+            ``"1GiB"``; the default, "256MB": large enough that per-file costs vanish, small
+            enough to spread over a loader's workers).
+        fps : float
+            mp4: frames per second. Default 10: a few hundred logged steps play in seconds.
+        workers : int, optional
+            Reads in flight. Default 4 on a local store, 16 on an object store (hides latency).
+        overwrite : bool
+            Replace an earlier export of another query in ``out``. A folder that is not an
+            export is never touched.
+        progress : bool
+            A progress bar on stderr (tqdm if installed). Default True.
+
+        Returns
+        -------
+        ExportReport
+            ``written``/``skipped`` outputs (a second run of the same export skips what is
+            complete), ``bytes_read``, ``seconds``; ``.summary()``.
+
+        Raises
+        ------
+        NoMediaColumnError
+            The query's rows have no media column.
+        InvalidExportError
+            An unknown format, a bad shard size, rows an mp4 cannot be made of.
+        ExportExistsError
+            ``out`` holds something else.
+        BlobNotFoundError
+            A blob is missing or does not match its sha256.
+
+        Examples
+        --------
+        >>> store.export("SELECT * FROM images WHERE key = 'val/examples'", "out/val", format="files")
+        """
+        from .export import export
+
+        return export(self, query, out, format=format, params=params, shard_size=shard_size, fps=fps,
+                      workers=workers, overwrite=overwrite, progress=progress)
+
+    def iter_media(self, query: str, params: Any = None, *, decode: bool = True, prefetch: int = 16,
+                   shard: tuple[int, int] | None = None, workers: int | None = None):
+        """The rows of a query as dicts with their media read, in order, ``prefetch`` rows read
+        ahead in parallel: for a training loop (a PyTorch ``IterableDataset``).
+
+        Parameters
+        ----------
+        query : str
+            As for `export`: rows with a ``blob`` or a table's media cells.
+        params : list or dict, optional
+            Values for ``?`` or ``$name`` placeholders.
+        decode : bool
+            True (default): ``data`` is an array, an image ``(H, W[, C])`` as stored, audio float32
+            ``(samples[, channels])``, a video uint8 ``(frames, H, W, 3)``; other kinds stay
+            bytes. False: the original bytes.
+        prefetch : int
+            Rows read ahead. Default 16: enough to hide a bucket's round trips behind a step.
+        shard : (int, int), optional
+            ``(index, count)``: only rows ``index::count`` (a DataLoader worker's share).
+        workers : int, optional
+            Threads reading; default ``min(prefetch, 16)``.
+
+        Returns
+        -------
+        iterator of dict
+            Each row's columns, plus ``data`` (a view's blob), ``<column>_data`` (a table's media
+            cell) and ``mask_data`` (``{mask name: array}``) where the rows have masks.
+
+        Raises
+        ------
+        NoMediaColumnError
+            The query's rows have no media column.
+        InvalidExportError
+            ``prefetch`` or ``shard`` is not allowed.
+        """
+        from .export import iter_media
+
+        return iter_media(self, query, params=params, decode=decode, prefetch=prefetch, shard=shard, workers=workers)
+
     def close(self) -> None:
         self._con.close()
 

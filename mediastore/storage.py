@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
 
-__all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "DEFAULT_STORE", "FORMAT_VERSION"]
+__all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "extension_of", "DEFAULT_STORE", "FORMAT_VERSION"]
 
 DEFAULT_STORE = "./mediastore-data"
 #: 1: rows and blobs. 2 (adds to 1, which it reads as it is): the runs index,
@@ -85,6 +85,11 @@ def validate_name(value: Any, what: str) -> str:
             "starting with a letter, digit or '_', without '..' (it becomes a directory name)"
         )
     return value
+
+
+def extension_of(mime: str | None) -> str:
+    """The file extension (with its dot) of a blob's mime type; ``.bin`` for an unknown one."""
+    return _EXTENSIONS.get(mime or "", ".bin")
 
 
 def blob_path(digest: str, mime: str) -> str:
