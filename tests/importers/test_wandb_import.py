@@ -4,6 +4,8 @@ process (offline, no network), read back through the store's public API."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import os
 import shutil
 import subprocess
@@ -274,3 +276,35 @@ def test_a_media_file_outside_the_run_folder_is_refused(wandb_dir, tmp_path):
     convert = _Converter(source, ImportedRun("p", "r", str(copy)), HistogramMerges("r", str(copy)))
     with pytest.raises(ms.ImportSourceError, match=r"names the media file '\.\./\.\./secret\.png', which is outside"):
         convert.row({"x": {"_type": "image-file", "path": "../../secret.png"}})
+
+
+def readme_section() -> tuple[list[str], list[str]]:
+    """The bash lines and the python blocks of the README's importing section."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Importing from W&B and TensorBoard\n", 1)[1].split("\n## ", 1)[0]
+    bash = [line.split("#", 1)[0].strip() for block in re.findall(r"```bash\n(.*?)```", section, re.S) for line in block.splitlines()]
+    return [line for line in bash if line], re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_readme_section_runs_as_written(wandb_dir, tmp_path, monkeypatch, capsys):
+    tensorboardX = pytest.importorskip("tensorboardX")
+    shutil.copytree(wandb_dir / "wandb", tmp_path / "wandb", symlinks=True)
+    with tensorboardX.SummaryWriter(str(tmp_path / "runs" / "exp1")) as w:
+        w.add_scalar("loss", 1.0, 0)
+        w.add_image("sample", np.zeros((3, 4, 4), dtype=np.uint8), 0)
+    monkeypatch.chdir(tmp_path)
+    bash, python = readme_section()
+    commands = [line for line in bash if line.startswith("mediastore ")]
+    assert len(commands) == 3 and bash[0].startswith("pip install")
+    for line in commands:
+        assert main(shlex.split(line)[1:]) == 0, line
+    first, second = ids(wandb_dir)
+    runs = ms.open("mediastore-data").runs()
+    assert sorted(zip(runs["project"], runs["run_id"])) == sorted(
+        [("wbproj", first), ("wbproj", second), ("cats", second), ("runs", "exp1")])
+    capsys.readouterr()
+    assert len(python) == 1
+    exec(compile(python[0], "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert f"wbproj {first} True {{}} {{}}" in out and f"wbproj {second} True" in out
+    assert "example" in out and "batch" in out and "sample" in out
