@@ -298,9 +298,13 @@ def _import_run(logdir: Path, relative: str, files: list[Path], location, store,
 
 
 def _protos():
+    """The Event protobuf module tensorboardX ships, or `MissingDependencyError` naming the extra."""
+    import importlib
+
     from .._deps import require
 
-    return require("tensorboardX.proto.event_pb2", "tensorboard", "Importing TensorBoard event files")
+    require("tensorboardX", "tensorboard", "Importing TensorBoard event files")
+    return importlib.import_module("tensorboardX.proto.event_pb2")
 
 
 def import_tensorboard(

@@ -162,9 +162,7 @@ class _WandbRun:
     """Everything read from one run log (plain JSON values; media are still file references)."""
 
     def __init__(self, folder: Path):
-        from .._deps import require
-
-        pb = require("wandb.proto.wandb_internal_pb2", "wandb", "Importing W&B runs")
+        pb = _protos()
         self.folder = folder
         self.log = _log_file(folder)
         self.run_id = self.project = self.name = None
@@ -382,6 +380,16 @@ class _Converter:
         return Table(columns=[str(c) for c in data.get("columns", [])], data=rows, allow_mixed_types=True)
 
 
+def _protos():
+    """W&B's protobuf module of the records, or `MissingDependencyError` naming the extra."""
+    import importlib
+
+    from .._deps import require
+
+    require("wandb", "wandb", "Importing W&B runs")
+    return importlib.import_module("wandb.proto.wandb_internal_pb2")
+
+
 def _name(text: str | None, fallback: str) -> str:
     return name_from_path(text) if text else fallback
 
@@ -484,6 +492,7 @@ def import_wandb(
     if project is not None:
         validate_name(project, "project")
     folders = find_run_folders(path)
+    _protos()
     store = store if store is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE)
     location = StoreLocation(store, storage_options)
     location.ensure_initialized()
