@@ -38,7 +38,13 @@ SCRIPT = textwrap.dedent(
     mask[0:2, 0:3] = 2
     grads = rng.normal(size=500)
     small = [rng.integers(0, 256, (6, 6, 3), dtype=np.uint8) for _ in range(2)]
-    np.savez(f"{out}/logged.npz", pixels=pixels, mask=mask, grads=grads, small0=small[0], small1=small[1])
+    samples = (np.sin(np.arange(800) / 5) * 0.5).astype(np.float32)
+    points = rng.normal(size=(50, 3))
+    np.savez(f"{out}/logged.npz", pixels=pixels, mask=mask, grads=grads, small0=small[0], small1=small[1],
+             samples=samples, points=points)
+    from PIL import Image as PILImage
+    frames = [PILImage.fromarray(np.full((8, 8, 3), 40 * i, dtype=np.uint8)) for i in range(3)]
+    frames[0].save(f"{out}/clip.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
 
     long_text = "x" * 70000  # a run record longer than two 32 KiB blocks: FIRST, MIDDLE, LAST chunks
     run = wandb.init(project="wbproj", config={"lr": 0.01, "layers": [64, 32], "opt": {"name": "adam"}, "long": long_text})
@@ -57,6 +63,9 @@ SCRIPT = textwrap.dedent(
         "preds": wandb.Table(columns=["id", "label", "score"], data=[[1, "cat", 0.9], [2, "dog", 0.4]]),
         "batch": [wandb.Image(small[0], caption="first"), wandb.Image(small[1], caption="second")],
         "page": wandb.Html("<p>hello</p>"),
+        "voice": wandb.Audio(samples, sample_rate=8000, caption="beep"),
+        "cloud": wandb.Object3D(points),
+        "clip": wandb.Video(f"{out}/clip.gif", caption="three frames"),
     })
     run.summary["best_acc"] = 0.93
     ids = [run.id]
@@ -100,7 +109,7 @@ def logged(wandb_dir):
 
 def row_counts(store: str) -> dict[str, int]:
     s = ms.open(store)
-    views = ["runs", "scalars", "texts", "images", "histograms", "tables", "html"]
+    views = ["runs", "scalars", "texts", "images", "histograms", "tables", "html", "audio", "videos", "objects3d"]
     return {v: s.sql(f"SELECT count(*) FROM {v}").fetchall()[0][0] for v in views}
 
 
@@ -183,6 +192,25 @@ def test_histogram_table_and_html(wandb_dir, imported):
     assert table.values.tolist() == [[1, "cat", 0.9], [2, "dog", 0.4]]
     html = s.sql(f"SELECT * FROM html WHERE run_id = '{first}'").df()
     assert len(html) == 1 and "<p>hello</p>" in s.decode(html.iloc[0]).html
+
+
+def test_audio_object3d_and_video(wandb_dir, imported):
+    store, results = imported
+    first, _ = ids(wandb_dir)
+    s = ms.open(store)
+    audio = s.sql(f"SELECT * FROM audio WHERE run_id = '{first}'").df().iloc[0]
+    assert (audio["key"], audio["caption"], audio["sample_rate"]) == ("voice", "beep", 8000)
+    # W&B wrote 16-bit PCM: equal within one step of 16 bits
+    np.testing.assert_allclose(s.decode(audio).to_numpy(dtype="float32").ravel(), logged(wandb_dir)["samples"], atol=1 / 32767 + 1e-6)
+    cloud = s.decode(s.sql(f"SELECT * FROM objects3d WHERE run_id = '{first}'").df().iloc[0])
+    np.testing.assert_allclose(cloud.to_numpy(), logged(wandb_dir)["points"])
+    video = s.sql(f"SELECT * FROM videos WHERE run_id = '{first}'").df().iloc[0]
+    assert (video["format"], video["caption"]) == ("gif", "three frames")
+    assert s.decode(video).file_bytes == (wandb_dir / "clip.gif").read_bytes()  # stored byte for byte
+    by_run = {r.run_id: r for r in results}
+    assert by_run[first].rows == {"scalars": 10, "texts": 5, "images": 3, "histograms": 1, "tables": 1, "html": 1,
+                                  "audio": 1, "objects3d": 1, "videos": 1}
+    assert by_run[first].not_imported == {}
 
 
 def test_a_second_import_adds_nothing(wandb_dir, imported):
