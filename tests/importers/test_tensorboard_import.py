@@ -3,6 +3,7 @@ SummaryWriter, read back through the store's public API."""
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 
@@ -185,3 +186,46 @@ def test_merge_bins_keeps_edges_and_counts():
     small, same = merge_bins(counts[:512], edges[:513])
     np.testing.assert_array_equal(small, counts[:512])
     np.testing.assert_array_equal(same, edges[:513])
+
+
+def test_tensor_summaries_as_tensorflow_2_writes_them(tmp_path):
+    """TF2's tf.summary writes tensors with plugin metadata instead of simple_value/image/histo/audio."""
+    import PIL.Image
+    from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboardX.proto.tensor_pb2 import TensorProto
+    from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto
+
+    def value(tag, plugin, **tensor):
+        shape = tensor.pop("shape")
+        proto = TensorProto(tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in shape]), **tensor)
+        meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=plugin))
+        return Summary.Value(tag=tag, metadata=meta, tensor=proto)
+
+    png = io.BytesIO()
+    pixels = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    PIL.Image.fromarray(pixels).save(png, format="PNG")
+    wav = io.BytesIO()
+    import soundfile
+
+    soundfile.write(wav, SAMPLES[:400], 8000, format="WAV", subtype="PCM_16")
+    hist = np.array([[0.0, 1.0, 3.0], [1.0, 2.0, 5.0]])
+    with tensorboardX.SummaryWriter(str(tmp_path / "tf2")) as w:
+        w.file_writer.add_summary(Summary(value=[
+            value("loss", "scalars", dtype=1, shape=[], float_val=[0.25]),
+            value("hist", "histograms", dtype=2, shape=[2, 3], tensor_content=hist.tobytes()),
+            value("pic", "images", dtype=7, shape=[3], string_val=[b"4", b"4", png.getvalue()]),
+            value("sound", "audio", dtype=7, shape=[1, 2], string_val=[wav.getvalue(), b""]),
+            value("doc", "text", dtype=7, shape=[2], string_val=["a".encode(), "ü".encode()]),
+            value("pr", "pr_curves", dtype=1, shape=[1], float_val=[0.0]),
+        ]), global_step=7)
+    store = str(tmp_path / "s")
+    [result] = import_tensorboard(tmp_path / "tf2", store, quiet=True)
+    assert result.rows == {"scalars": 1, "histograms": 1, "images": 1, "audio": 1, "texts": 1}
+    assert result.not_imported == {"pr_curves": 1}
+    s = ms.open(store)
+    assert s.history("tf2")[["step", "loss"]].values.tolist() == [[7, 0.25]]
+    h = s.decode(s.sql("SELECT * FROM histograms").df().iloc[0])
+    assert h.bins.tolist() == [0.0, 1.0, 2.0] and h.histogram.tolist() == [3, 5]
+    np.testing.assert_array_equal(s.decode(s.sql("SELECT * FROM images").df().iloc[0]).to_numpy(), pixels)
+    assert s.decode(s.sql("SELECT * FROM audio").df().iloc[0]).file_bytes == wav.getvalue()
+    assert s.sql("SELECT text FROM texts").fetchall() == [("a\nü",)]
