@@ -229,3 +229,10 @@ def test_tensor_summaries_as_tensorflow_2_writes_them(tmp_path):
     np.testing.assert_array_equal(s.decode(s.sql("SELECT * FROM images").df().iloc[0]).to_numpy(), pixels)
     assert s.decode(s.sql("SELECT * FROM audio").df().iloc[0]).file_bytes == wav.getvalue()
     assert s.sql("SELECT text FROM texts").fetchall() == [("a\nü",)]
+
+
+def test_progress_without_tqdm_is_a_plain_line(logdir, tmp_path, capfd, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # as if tqdm were not installed
+    import_tensorboard(logdir / "exp1" / "eval", str(tmp_path / "s"))
+    err = capfd.readouterr().err
+    assert err.splitlines()[-1] == "tensorboard eval: 3/3 events"  # file_version and two scalars
