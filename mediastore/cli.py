@@ -88,9 +88,9 @@ def _cmd_recover(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from .importers import import_tensorboard, import_wandb
-
     import warnings
+
+    from .importers import import_tensorboard, import_wandb
 
     do = import_wandb if args.source == "wandb" else import_tensorboard
     with warnings.catch_warnings(record=True) as caught:
