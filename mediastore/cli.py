@@ -1,4 +1,4 @@
-"""The ``mediastore`` command: demo, sql, runs, compact, recover, sync, export, ui."""
+"""The ``mediastore`` command: demo, sql, runs, compact, recover, sync, export, import, ui."""
 
 from __future__ import annotations
 
@@ -102,6 +102,29 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_import(args) -> int:
+    import warnings
+
+    from .importers import import_tensorboard, import_wandb
+
+    do = import_wandb if args.source == "wandb" else import_tensorboard
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            results = do(args.path, args.store, project=args.project, quiet=args.quiet)
+        finally:
+            for warning in caught:  # said plainly, without the source line Python's format adds
+                print(f"mediastore: warning: {warning.message}", file=sys.stderr)
+    for r in results:
+        if r.skipped:
+            print(f"{r.project}/{r.run_id}: imported before, skipped ({r.source})")
+            continue
+        rows = ", ".join(f"{n} {view}" for view, n in sorted(r.rows.items())) or "no rows"
+        left = ", ".join(f"{n} {what}" for what, n in sorted(r.not_imported.items()))
+        print(f"{r.project}/{r.run_id}: {rows}" + (f"; not imported: {left}" if left else "") + f" ({r.source})")
+    return 0
+
+
 def _cmd_ui(args) -> int:
     from .ui import serve
 
@@ -149,6 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export of another query in OUT")
     export.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     export.set_defaults(func=_cmd_export)
+    imp = sub.add_parser("import", help="import W&B run folders or TensorBoard event files as runs")
+    imp_sub = imp.add_subparsers(dest="source", required=True)
+    for source, what, help_text in (
+        ("wandb", "PATH", "a W&B run folder (wandb/offline-run-...) or the wandb/ folder holding many"),
+        ("tensorboard", "LOGDIR", "a TensorBoard log directory: each folder holding event files becomes a run"),
+    ):
+        one = imp_sub.add_parser(source, help=help_text)
+        one.add_argument("path", metavar=what, help=help_text)
+        _store_arg(one)
+        one.add_argument("--project", default=None,
+                         help="project of the imported runs (default: the W&B run's project; for TensorBoard the log directory's name)")
+        one.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+        one.set_defaults(func=_cmd_import)
     ui = sub.add_parser("ui", help="serve a local web viewer of the store (runs, charts, media with overlays, 3D)")
     _store_arg(ui)
     ui.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")

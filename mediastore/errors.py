@@ -31,6 +31,7 @@ __all__ = [
     "InvalidSyncError",
     "InvalidSyncTypeError",
     "StoreUnavailableError",
+    "ImportSourceError",
     "MediaStoreWarning",
     "ManyItemsWarning",
     "StorageUnavailableWarning",
@@ -140,6 +141,11 @@ class InvalidSyncTypeError(MediaStoreError, TypeError):
 class StoreUnavailableError(MediaStoreError, ConnectionError):
     """The store did not take a run's last rows within ``Settings.finish_timeout`` and the spool,
     which would have kept them, is off (``Settings(spool_seconds=0)``)."""
+
+
+class ImportSourceError(MediaStoreError, ValueError):
+    """A path given to ``mediastore import`` holds no W&B run or TensorBoard event file, or one of
+    its files is not in the format it claims (a bad header, a checksum that does not match)."""
 
 
 class MediaStoreWarning(UserWarning):

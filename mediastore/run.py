@@ -241,6 +241,20 @@ class Run:
         if do_commit:
             self._commit()
 
+    def _log_at(self, data: Mapping[str, Any], step: int, logged_at_us: int) -> None:
+        """``log(data, step=step)`` stored at once with the source's own time (``logged_at``, in
+        microseconds since the epoch): the importers keep when a W&B or TensorBoard value was
+        logged, not when it was imported. Validated like ``log``: nothing of a bad call is stored."""
+        if self._finished:
+            raise RunFinishedError(f"run {self.run_id!r} is finished; it takes no more data")
+        self.writer.raise_pending_error()
+        values = _classify(data)
+        self._check_per_step(values, {})
+        self._check_destinations(values, step)
+        self._commit()
+        self._emit(step, values, logged_at_us)
+        self._step = max(self._step, step + 1)
+
     def _commit(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, {}
