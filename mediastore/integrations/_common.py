@@ -10,8 +10,9 @@ Rules:
 - ``watch`` follows W&B's ``wandb.watch``: ``log="gradients"`` registers a hook on each parameter
   that requires grad and logs ``gradients/<name>`` as an ``ms.Histogram`` (64 bins) every
   ``log_freq``-th gradient of that parameter; ``log="parameters"`` logs ``parameters/<name>``
-  every ``log_freq``-th forward call of the submodule holding the parameter; ``"all"`` does both. The histogram is binned
-  on the tensor's own device (``torch.histc``), so only 64 counts leave the GPU.
+  every ``log_freq``-th forward call of the submodule holding the parameter (a LightningModule's
+  own ``forward`` is often never called); ``"all"`` does both. The histogram is binned on the
+  tensor's own device (``torch.histc``), so only 64 counts leave the GPU.
 - A gradient with NaN or inf values is binned over its finite values and a warning counts the
   others (once per parameter): ``ms.Histogram`` refuses non-finite values, and a training loop
   must not die in a logging hook.
@@ -147,8 +148,7 @@ class ModelWatch:
                 if param.requires_grad:
                     self._handles.append(param.register_hook(self._gradient_hook(name)))
         if self.log in ("parameters", "all"):
-            # On each module that holds parameters itself: a LightningModule's own forward is often
-            # never called (training_step calls its layers), its layers' are.
+            # On each module that holds parameters itself (see the module rules).
             for module_name, module in self.model.named_modules():
                 own = [(f"{module_name}.{n}" if module_name else n, p) for n, p in module.named_parameters(recurse=False)]
                 if own:

@@ -125,7 +125,7 @@ class LoggerBehaviour:
         if experiment is not None:
             self._run_id = experiment.run_id
             self._project = experiment.project
-        ignored = {k: v for k, v in wandb_arguments.items()}
+        ignored = dict(wandb_arguments)
         if log_model:
             ignored["log_model"] = log_model
         warn_ignored("MediaStoreLogger", ignored,
@@ -323,20 +323,17 @@ class LoggerBehaviour:
 
     # -- pickling (strategy="ddp_spawn") ---------------------------------------------------
     def __getstate__(self) -> dict:
+        if self._given_run:
+            raise InvalidArgumentError(
+                f"MediaStoreLogger logging into a run it did not make ({self._run!r}) cannot be copied into another "
+                "process (strategy='ddp_spawn'): the run stays with its owner. Finish it and pass "
+                "run_id=<its id> instead, so the spawned rank 0 resumes it"
+            )
         with self._lock:
             if self._owns_run and self._run is not None and self._run.state == "running":
                 self._run.finish()  # one writer per run: the spawned rank 0 resumes it
-        state = self.__dict__.copy()
-        state["_lock"] = None
-        if self._owns_run or not self._given_run:
-            state["_run"] = None
-            state["_owns_run"] = False
-            state["_resume"] = self._resume or self._owns_run
-        else:
-            raise InvalidArgumentError(
-                "MediaStoreLogger(experiment=run) cannot be copied into another process (strategy='ddp_spawn'): "
-                "the run stays with its owner. Pass run_id=run.run_id and resume=True instead"
-            )
+            state = self.__dict__.copy()
+        state.update(_lock=None, _run=None, _owns_run=False, _resume=self._resume or self._owns_run)
         return state
 
     def __setstate__(self, state: dict) -> None:

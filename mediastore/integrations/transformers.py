@@ -28,7 +28,8 @@ Rules (documented in the README):
   after the trial.
 - **``report_to="mediastore"``:** Transformers has no public way to register a reporting
   integration; it looks names up in ``transformers.integrations.integration_utils.INTEGRATION_TO_CALLBACK``,
-  and this module adds ``"mediastore"`` there on import (checked with Transformers 4.40 to 5.24).
+  and this module adds ``"mediastore"`` there on import (tested with Transformers 5.24; the table
+  is older than the 4.40 this extra asks for, and a Transformers without it gets a clear error).
   Without that import, ``report_to="mediastore"`` is refused by Transformers; pass
   ``callbacks=[MediaStoreCallback(...)]`` instead.
 """

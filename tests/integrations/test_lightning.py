@@ -259,3 +259,60 @@ def test_pytorch_lightning_package_name(tmp_path):
     s = ms.open(store)
     assert s.sql("SELECT project, state FROM runs").fetchall() == [("pl", "finished")]
     assert s.sql("SELECT count(*) FROM scalars WHERE key = 'loss'").fetchall() == [(8,)]
+
+
+def test_a_pickled_logger_hands_its_run_to_the_copy(tmp_path):
+    """What strategy="ddp_spawn" does: the logger (with the model it watches) is pickled into the
+    spawned processes. The open run is finished here, the copy resumes it and re-hooks the copied model."""
+    import pickle
+
+    store = str(tmp_path / "store")
+    logger = MediaStoreLogger(project="lit", store=store)
+    model = nn.Linear(3, 1)
+    logger.watch(model, log="gradients", log_freq=1)
+    logger.log_metrics({"before": 1.0}, step=0)
+    copy, copied_model = pickle.loads(pickle.dumps((logger, model)))
+    assert logger.experiment.state == "finished"  # one writer per run
+    assert copy.experiment.state == "running" and copy.version == logger.version
+    copied_model(torch.ones(2, 3)).sum().backward()
+    copy.log_metrics({"after": 2.0}, step=1)
+    copy.finalize("success")
+    s = ms.open(store)
+    assert s.sql("SELECT run_id, state FROM runs").fetchall() == [(logger.version, "finished")]
+    assert s.sql("SELECT step, key FROM scalars ORDER BY step").fetchall() == [(0, "before"), (1, "after")]
+    assert s.sql("SELECT key FROM histograms ORDER BY key").fetchall() == [("gradients/bias",), ("gradients/weight",)]
+
+
+def test_nan_gradients_are_binned_over_the_finite_values_with_a_warning(tmp_path):
+    from mediastore.integrations._common import NonFiniteWarning
+
+    store = str(tmp_path / "store")
+    logger = MediaStoreLogger(project="lit", store=store)
+    layer = nn.Linear(4, 1, bias=False)
+    logger.watch(layer, log_freq=1)
+    x = torch.tensor([[float("nan"), 1.0, 2.0, 3.0]])
+    with pytest.warns(NonFiniteWarning, match=r"gradients/weight: 1 of 4 values are NaN or inf; the histogram covers the finite ones"):
+        layer(x).sum().backward()
+    logger.log_metrics({"loss": 1.0})  # outside Lightning, histograms join the next committed step, as wandb.watch's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once per key
+        layer(x).sum().backward()
+    logger.finalize("success")
+    got = ms.open(store).sql("SELECT step, bins[1], bins[-1], list_sum(counts) FROM histograms ORDER BY step").fetchall()
+    assert got == [(0, 1.0, 3.0, 3), (1, 1.0, 3.0, 3)]
+
+
+def test_hyperparameters_json_cannot_hold_are_stored_as_text(tmp_path):
+    import enum
+
+    class Mode(enum.Enum):
+        FAST = "fast"
+
+    store = str(tmp_path / "store")
+    logger = MediaStoreLogger(project="lit", store=store)
+    logger.log_hyperparams({"dtype": torch.float32, "mode": Mode.FAST, "path": Path("data/x"), "sizes": (1, 2),
+                            "nested": {"lr": np.float32(0.5), "inf": float("inf")}, "n": torch.tensor(3)})
+    logger.finalize("success")
+    config = json.loads(ms.open(store).sql("SELECT config FROM runs").fetchall()[0][0])
+    assert config == {"dtype": "torch.float32", "mode": "fast", "path": "data/x", "sizes": [1, 2],
+                      "nested": {"lr": 0.5, "inf": "inf"}, "n": 3}
