@@ -9,7 +9,11 @@ import pytest
 def one_torch_thread():
     """Tiny models train fastest on one thread; on a busy 2-core machine torch's default of one
     thread per core made a 48-step run 70x slower (the threads spin against each other)."""
-    torch = pytest.importorskip("torch", reason='the integration tests need torch (pip install "mediastore[lightning]")')
+    try:
+        import torch
+    except ImportError:  # the tests that need it skip themselves
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -134,3 +134,19 @@ def test_logs_the_store_cannot_hold_are_skipped_and_bad_names_refused(tmp_path):
         MediaStoreCallback(project="a/b")
     with pytest.warns(ms.IgnoredArgumentWarning, match=r"MediaStoreCallback ignores log_model='end'"):
         MediaStoreCallback(log_model="end")
+
+
+def test_each_hyperparameter_search_trial_gets_its_own_run(tmp_path):
+    """The events of Trainer.hyperparameter_search (which needs optuna or ray, so its events are
+    sent here as the Trainer sends them): one run per trial, named after it, not one resumed run."""
+    store = str(tmp_path / "store")
+    callback = MediaStoreCallback(project="hf", store=store)
+    args, model = arguments(tmp_path), tiny_model()
+    for trial in ("trial-0", "trial-1"):
+        state = TrainerState(is_hyper_param_search=True, trial_name=trial)
+        state.global_step = 1
+        callback.on_train_begin(args, state, TrainerControl(), model=model)
+        callback.on_log(args, state, TrainerControl(), model=model, logs={"loss": 0.5})
+        callback.on_train_end(args, state, TrainerControl(), model=model)
+    runs = ms.open(store).sql("SELECT name, state FROM runs ORDER BY name").fetchall()
+    assert runs == [("trial-0", "finished"), ("trial-1", "finished")]
