@@ -21,6 +21,7 @@ __all__ = [
     "RunNotFoundError",
     "NoRunError",
     "InvalidConfigError",
+    "InvalidArgumentError",
     "InvalidQueryError",
     "InvalidExportError",
     "NoMediaColumnError",
@@ -98,6 +99,11 @@ class NoRunError(MediaStoreError, RuntimeError):
 
 class InvalidConfigError(MediaStoreError, TypeError):
     """A config key or value cannot be stored as JSON (a media object, an arbitrary object)."""
+
+
+class InvalidArgumentError(MediaStoreError, ValueError):
+    """Arguments that cannot work together, such as a training-framework logger given ``id=`` and
+    ``run_id=`` naming two different runs."""
 
 
 class InvalidQueryError(MediaStoreError, ValueError):
