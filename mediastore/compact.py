@@ -88,11 +88,15 @@ def compact_run(
     catalog: Catalog | None = None,
     grace_seconds: float = GRACE_SECONDS,
     target_bytes: int = TARGET_FILE_BYTES,
+    writer: str | None = None,
 ) -> CompactionReport:
     """Compact every table of one run: delete files replaced more than ``grace_seconds`` ago,
     then merge the writers' hidden files of each table: into the run's last published file,
     rewritten under its name, when the two fit in ``target_bytes``; else into new published
     files (the module docstring has why).
+
+    ``writer``: only that writer's hidden files, into its own published files (a process of a
+    shared run finishing while others write on: no two compactions then touch one file).
 
     Safe while readers query; not while a writer writes the same run (the writer compacts its
     own run when it finishes; ``mediastore compact`` skips runs whose state is running).
@@ -103,6 +107,8 @@ def compact_run(
     for table in tables if tables is not None else table_names():
         report.deleted += _delete_replaced(location, catalog, table, project, run_id, grace_seconds, now)
         live = catalog.live_files(table, project, run_id)
+        if writer is not None:
+            live = [f for f in live if _writer_of(f.rsplit("/", 1)[1]) == writer]
         hidden = [f for f in live if f.rsplit("/", 1)[1].startswith("_")]
         if not hidden:
             continue
@@ -113,9 +119,19 @@ def compact_run(
         if last is not None and sum(t.nbytes for t in read) <= target_bytes:
             _rewrite(location, table, last, read[0], read[1:], hidden_names)
         else:
-            _write_outputs(location, table, project, run_id, _merged(read[1:] if last else read), hidden_names, target_bytes)
+            _write_outputs(location, table, project, run_id, _merged(read[1:] if last else read), hidden_names, target_bytes,
+                           token=writer)
         report.merged[table] = len(hidden)
     return report
+
+
+def _writer_of(name: str) -> str:
+    """The writer token in a file name: ``_<first>-<last>-<token>-<batch>``, ``<first>-<last>-
+    m<token>-<part>``, a record's ``_<updated_at>-<token>`` or ``_heartbeat-<token>``."""
+    parts = name[: -len(".parquet")].split("-")
+    if len(parts) >= 4:
+        return parts[2][1:] if is_compacted_name(name) else parts[2]
+    return parts[-1]
 
 
 def _merged(tables: list[pa.Table]) -> pa.Table:

@@ -143,16 +143,28 @@ class Store:
             read = _padded(f"[{_quote(path)}], hive_partitioning = false", [(n, t) for n, t in columns if n != "project"])
             body = f"{body} UNION ALL SELECT {', '.join([cast] + kind)} {read}{where}"
         if table == "runs":
-            # One record per state change and heartbeat: the newest wins. A running run whose
-            # writer stopped beating (killed, machine lost) shows as crashed.
+            # One record per state change and heartbeat, per process (a shared run has several;
+            # records.combined_record has the rule): each process's newest, a running one whose
+            # writer stopped beating (killed, machine lost) as crashed; then the run's newest
+            # record, running while any process is, else crashed if any is.
             stale = "epoch_us(now()) - epoch_us(updated_at) > 3 * coalesce(heartbeat_seconds, 30) * 1e6"
-            shown = ", ".join(
-                f"CASE WHEN state = 'running' AND {stale} THEN 'crashed' ELSE state END AS state" if name == "state" else f'"{name}"'
-                for name, _ in columns
+            special = {
+                "state": "combined AS state",
+                "last_step": "max_step AS last_step",
+                "finished_at": "CASE WHEN combined = 'running' THEN NULL ELSE finished_at END AS finished_at",
+            }
+            shown = ", ".join(special.get(name, f'"{name}"') for name, _ in columns)
+            per_process = (
+                f"SELECT * EXCLUDE (rp), CASE WHEN state = 'running' AND {stale} THEN 'crashed' ELSE state END AS st FROM "
+                f"(SELECT *, row_number() OVER (PARTITION BY project, run_id, process ORDER BY updated_at DESC) AS rp FROM ({body})) "
+                "WHERE rp = 1"
             )
             body = (
-                f"SELECT {shown} FROM (SELECT *, row_number() OVER (PARTITION BY project, run_id ORDER BY updated_at DESC) AS rn "
-                f"FROM ({body})) WHERE rn = 1"
+                f"SELECT {shown} FROM (SELECT *, row_number() OVER w_new AS rn, "
+                "CASE WHEN bool_or(st = 'running') OVER w THEN 'running' WHEN bool_or(st = 'crashed') OVER w THEN 'crashed' "
+                "ELSE st END AS combined, max(last_step) OVER w AS max_step "
+                f"FROM ({per_process}) WINDOW w AS (PARTITION BY project, run_id), "
+                "w_new AS (PARTITION BY project, run_id ORDER BY updated_at DESC)) WHERE rn = 1"
             )
         self._con.execute(f'CREATE OR REPLACE VIEW "{table}" AS {body}')
 

@@ -71,14 +71,41 @@ def records_as_dicts(table: pa.Table) -> list[dict]:
     return table.to_pylist()
 
 
-def read_run_record(location: StoreLocation, project: str, run_id: str, *, catalog: Catalog | None = None) -> dict | None:
-    """The newest record of a run (times as microseconds), or None if the run does not exist."""
+def read_run_record(location: StoreLocation, project: str, run_id: str, *, catalog: Catalog | None = None,
+                    process: str | None = None) -> dict | None:
+    """A run as one record (times as microseconds; `combined_record`), or with ``process`` the
+    newest record of that process of a shared run; None if there is none."""
     catalog = catalog or Catalog(location)
     files = catalog.live_files("runs", project, run_id)
     if not files:
         return None
-    table = pa.concat_tables(catalog.read_tables(files), promote_options="default")
-    return max(records_as_dicts(table), key=lambda r: r["updated_at"])
+    records = records_as_dicts(pa.concat_tables(catalog.read_tables(files), promote_options="default"))
+    if process is not None:
+        records = [r for r in records if r.get("process") == process]
+        return max(records, key=lambda r: r["updated_at"]) if records else None
+    return combined_record(records)
+
+
+def combined_record(records: list[dict]) -> dict:
+    """The newest record of a run, with the state of all its processes (a shared run has one
+    writer per process, each with its own records; a run of one writer at a time has one,
+    ``None``): ``running`` while any process's newest record is, else ``crashed`` if any
+    is, else the newest's; ``last_step`` the highest. The runs view applies the same rule,
+    after turning a running record whose heartbeat stopped into ``crashed``."""
+    newest: dict = {}
+    for record in records:
+        key = record.get("process")
+        if key not in newest or record["updated_at"] > newest[key]["updated_at"]:
+            newest[key] = record
+    out = dict(max(records, key=lambda r: r["updated_at"]))
+    if len(newest) > 1:
+        states = {r["state"] for r in newest.values()}
+        out["state"] = "running" if "running" in states else "crashed" if "crashed" in states else out["state"]
+        steps = [r["last_step"] for r in newest.values() if r.get("last_step") is not None]
+        out["last_step"] = max(steps) if steps else None
+        if out["state"] == "running":
+            out["finished_at"] = None
+    return out
 
 
 # -- the runs index (format 2; the reading rule is in catalog.py) -----------------------------
@@ -125,20 +152,17 @@ def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None
         uncovered.setdefault(partition_of(path)[1], []).append(path)
     if not uncovered and all(r in live_names for r in _index_runs(catalog, listing.index)):
         return 0  # the live index covers every done run already
-    rows: dict[str, dict] = {}
+    gathered: dict[str, list[dict]] = {}  # run -> its index row and its records on top
     for table in catalog.read_tables(listing.index):
         for row in records_as_dicts(table):
-            old = rows.get(row["run_id"])
-            if old is None or row["updated_at"] > old["updated_at"]:
-                rows[row["run_id"]] = row
+            gathered.setdefault(row["run_id"], []).append(row)
     fresh = catalog.read_tables([p for paths in uncovered.values() for p in paths])
     by_file = iter(fresh)
     for run_id, paths in uncovered.items():
         for _ in paths:
             for record in records_as_dicts(next(by_file)):
-                old = rows.get(run_id)
-                if old is None or record["updated_at"] > old["updated_at"]:
-                    rows[run_id] = {**record, "project": project, "run_id": run_id}
+                gathered.setdefault(run_id, []).append({**record, "project": project, "run_id": run_id})
+    rows = {run_id: combined_record(records) for run_id, records in gathered.items()}
     out = []
     for run_id in sorted(rows):
         row = rows[run_id]

@@ -65,7 +65,7 @@ def recover(location) -> list[tuple[str, str]]:
             continue
         run_id, project = directory.parent.name, directory.parent.parent.name
         try:
-            _recover_one(location, catalog, directory, project, run_id, token)
+            _recover_one(location, catalog, directory, project, run_id, token, owner.get("process"))
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -82,7 +82,7 @@ def recover(location) -> list[tuple[str, str]]:
     return recovered
 
 
-def _recover_one(location, catalog, directory: Path, project: str, run_id: str, token: str) -> None:
+def _recover_one(location, catalog, directory: Path, project: str, run_id: str, token: str, process: str | None) -> None:
     upload_spooled_blobs(location, directory / "blobs")  # blobs before the rows that point at them
     batches: dict[tuple[str, int], Batch] = {}
     for part in sorted(directory.glob("*.pkl")):
@@ -95,7 +95,7 @@ def _recover_one(location, catalog, directory: Path, project: str, run_id: str, 
         names = catalog.names_ever_written(table, project, run_id)
         if any(n.endswith(f"{token}-{batch:06d}.parquet") for n in names):
             continue  # the writer wrote this batch (hidden, or published as m<token>) before it died
-        steps = write_batch(location, project, run_id, token, table, b)
+        steps = write_batch(location, project, run_id, token, table, b, process=process)
         if steps is not None:
             last_step = max(last_step or 0, steps[1])
     final = directory / "final.json"
@@ -104,16 +104,17 @@ def _recover_one(location, catalog, directory: Path, project: str, run_id: str, 
         record["updated_at"] = max(record["updated_at"], _now_us())
         write_run_record(location, project, run_id, token, record)
     else:
-        _mark_crashed(location, project, run_id, token, last_step)
-    compact_run(location, project, run_id, catalog=catalog)  # publish it for other engines
+        _mark_crashed(location, project, run_id, token, last_step, process)
+    # Publish it for other engines: this writer's files only (a shared run's other processes may write on).
+    compact_run(location, project, run_id, catalog=catalog, writer=token)
 
 
 def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None) -> None:
-    record = read_run_record(location, project, run_id)
+def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None, process: str | None = None) -> None:
+    record = read_run_record(location, project, run_id, process=process) if process is not None else read_run_record(location, project, run_id)
     if record is None or record["state"] != "running":
         return
     if last_step is not None:

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .errors import (
+    InvalidArgumentError,
     InvalidLogError,
     InvalidLogValueError,
     ManyItemsWarning,
@@ -108,6 +109,8 @@ class Run:
         config: dict,
         resume: bool,
         settings: Settings,
+        process: str | None = None,
+        shared: bool = False,
     ):
         from .writer import RunWriter
 
@@ -116,21 +119,28 @@ class Run:
         self.id = self.run_id = run_id
         self.settings = settings
         location.png_compress_level = settings.png_compress_level
+        self.process = process
+        self.shared = shared
         previous = read_run_record(location, project, run_id)
-        if previous is not None and not resume:
+        if shared:
+            # Processes of a shared run join it whatever its state; steps are per process, so a
+            # process continues after its own last step, from its own newest record.
+            mine = read_run_record(location, project, run_id, process=process) if previous is not None else None
+        if previous is not None and not resume and not shared:
             raise RunExistsError(
                 f"run {run_id!r} exists already in project {project!r} (state {previous['state']}); "
                 "pass resume=True to continue it, or choose another run_id"
             )
-        if previous is not None and previous["state"] == "running":
+        if previous is not None and previous["state"] == "running" and not shared:
             age = (_now_us() - previous["updated_at"]) / 1e6
             if age < 3 * (previous.get("heartbeat_seconds") or 30.0):
                 raise RunExistsError(
                     f"run {run_id!r} in project {project!r} is running (its writer beat {age:.0f} s ago); two writers "
                     "must not write one run — wait until it finishes, or resume it once it has crashed"
                 )
-        self.writer = RunWriter(location, project, run_id, settings, heartbeat=self._beat)
-        self.writer.resumed = previous is not None
+        self.writer = RunWriter(location, project, run_id, settings, heartbeat=self._beat, process=process)
+        # A resumed run has published files; a shared run's processes each publish their own.
+        self.writer.resumed = previous is not None or shared
         self.name = name
         self._record_lock = threading.Lock()  # the heartbeat record is written by two threads
         self._config_timer: threading.Timer | None = None
@@ -155,8 +165,11 @@ class Run:
             if previous["summary"]:
                 self._last = json.loads(previous["summary"])
             self._started_at = previous["started_at"]
-            last = max(x for x in (previous["last_step"], self.writer.steps_on_disk(), -1) if x is not None)
-            self._step = last + 1
+            if shared:
+                self._step = mine["last_step"] + 1 if mine is not None and mine["last_step"] is not None else 0
+            else:
+                last = max(x for x in (previous["last_step"], self.writer.steps_on_disk(), -1) if x is not None)
+                self._step = last + 1
         self.config = Config(config, on_change=self._config_changed)
         self._config_json = self._to_json(self.config, "config")
         self._write_record(finished_at=None)
@@ -444,6 +457,7 @@ class Run:
             "last_step": self._step - 1 if self._step > 0 else None,
             "heartbeat_seconds": self.settings.heartbeat_seconds,
             "metrics": self._to_json(self._metrics, "metrics") if self._metrics else None,
+            "process": self.process,
         }
 
     def _write_record(self, finished_at: int | None) -> None:
@@ -500,13 +514,20 @@ class Run:
                     from .compact import compact_run
 
                     tables = sorted(self.writer.tables_written)
-                    if self.writer.resumed:
+                    if self.shared:
+                        # This process's records and rows into files of its own: other processes
+                        # of the run may be writing and finishing at the same moment.
+                        self._publish_records(self._record(finished_at=_now_us()))
+                        compact_run(self.location, self.project, self.run_id, tables=tables, writer=self.writer.token)
+                        tables = []
+                    elif self.writer.resumed:
                         # The run has a published records file: compaction adds these records to it.
                         self._write_record(finished_at=_now_us())
                         tables.append("runs")
                     else:
                         self._publish_records(self._record(finished_at=_now_us()))
-                    compact_run(self.location, self.project, self.run_id, tables=tables)
+                    if tables:
+                        compact_run(self.location, self.project, self.run_id, tables=tables)
                 else:
                     self._write_record(finished_at=_now_us())
             except Exception as exc:
@@ -588,6 +609,8 @@ def init(
     storage_options: Mapping[str, Any] | None = None,
     *,
     resume: bool = False,
+    mode: str | None = None,
+    label: str | None = None,
     settings: Settings | None = None,
 ) -> Run:
     """Start (or with ``resume=True`` continue) a run.
@@ -610,6 +633,14 @@ def init(
     resume : bool
         Continue the run ``run_id`` (steps continue after the last stored one). Without it an
         existing ``run_id`` is refused. A missing run is started.
+    mode : {None, "shared"}
+        ``"shared"``: join the run ``run_id`` (made if missing) together with other processes
+        (DDP ranks, data-loader workers, an evaluation job elsewhere), each logging its own rows
+        and steps; every row records its process's ``label``. The run is running while any
+        process is, finished when all are, crashed if one crashed and none runs.
+    label : str, optional
+        The process's label in a shared run (the ``process`` column of every view). Default:
+        ``$RANK``, else ``$LOCAL_RANK``, else ``<host>-<pid>``.
     settings : ms.Settings, optional
         Batching and encoding knobs.
 
@@ -618,6 +649,14 @@ def init(
     Run
     """
     validate_name(project, "project")
+    if mode not in (None, "shared"):
+        raise InvalidArgumentError(f"mode={mode!r} is not a mode of ms.init; pass mode='shared' to join a run with other processes, or leave it out")
+    if mode == "shared":
+        if run_id is None:
+            raise InvalidArgumentError("mode='shared' needs the run_id every process joins: ms.init(run_id='...', mode='shared')")
+        label = _process_label(label)
+    elif label is not None:
+        raise InvalidArgumentError(f"label={label!r} labels a process of a shared run: pass mode='shared' too")
     if run_id is None:
         run_id = new_run_id()
     validate_name(run_id, "run_id")
@@ -630,9 +669,20 @@ def init(
 
     recover(location)  # what killed writers of this store on this machine left in the spool
     global _current
-    run = Run(location, project, run_id, name, config, resume, settings or Settings())
+    run = Run(location, project, run_id, name, config, resume, settings or Settings(), process=label, shared=mode == "shared")
     _current = run
     return run
+
+
+def _process_label(label: str | None) -> str:
+    """A shared run's process label: ``label``, else ``$RANK``, ``$LOCAL_RANK``, ``<host>-<pid>``."""
+    if label is None:
+        import socket
+
+        label = os.environ.get("RANK") or os.environ.get("LOCAL_RANK") or f"{socket.gethostname()}-{os.getpid()}"
+    if not isinstance(label, str) or not label or len(label) > 128 or not label.isprintable():
+        raise InvalidArgumentError(f"label={label!r} is not a process label: give a printable str of 1 to 128 characters, e.g. 'rank0'")
+    return label
 
 
 def current_run() -> Run | None:

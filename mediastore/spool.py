@@ -57,11 +57,11 @@ def process_start(pid: int) -> str | None:
 class RunSpool:
     """The spool directory of one writer."""
 
-    def __init__(self, location, project: str, run_id: str, token: str):
+    def __init__(self, location, project: str, run_id: str, token: str, process: str | None = None):
         self.dir = spool_root() / store_key(location) / project / run_id / token
         self.dir.mkdir(parents=True, exist_ok=True)
         pid = os.getpid()
-        owner = {"pid": pid, "host": socket.gethostname(), "start": process_start(pid), "store": location.uri}
+        owner = {"pid": pid, "host": socket.gethostname(), "start": process_start(pid), "store": location.uri, "process": process}
         cache.write_atomic(self.dir / "owner.json", json.dumps(owner).encode())
         self._parts: dict[tuple[str, int], int] = {}
 

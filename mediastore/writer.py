@@ -84,27 +84,31 @@ def _value_columns(table: str, calls: list[tuple[int, int, tuple, tuple]], total
     return [pa.array(steps), key, value, pa.array(times).cast(pa.timestamp("us"))]
 
 
-def _to_arrow(table: str, batch: Batch) -> pa.Table:
+def _to_arrow(table: str, batch: Batch, process: str | None = None) -> pa.Table:
+    """A batch as Arrow rows of ``table``'s file schema; ``process``: the shared run's process
+    label of every row (None: a run of one writer)."""
     schema = schema_for(table).file_schema
     if not batch.media:
-        return pa.table(_value_columns(table, batch.calls, batch.rows), schema=schema)
+        columns = _value_columns(table, batch.calls, batch.rows)
+        columns.append(pa.array([process] * batch.rows, pa.string()) if process is not None else pa.nulls(batch.rows, pa.string()))
+        return pa.table(columns, schema=schema)
     rows = []
     for step, key, idx, logged_at, encoded in batch.media:
         row = dict(encoded.result() if isinstance(encoded, Future) else encoded)
-        row.update(step=step, key=key, idx=idx, logged_at=logged_at)
+        row.update(step=step, key=key, idx=idx, logged_at=logged_at, process=process)
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=schema.remove_metadata()).replace_schema_metadata(schema.metadata)
 
 
 def write_batch(location: StoreLocation, project: str, run_id: str, token: str, table: str, batch: Batch,
-                *, publish: bool = False) -> tuple[int, int] | None:
+                *, publish: bool = False, process: str | None = None) -> tuple[int, int] | None:
     """Write a batch as ``_<first>-<last>-<token>-<seq>.parquet``, sorted by step; the name
     depends only on the rows, so writing the same batch again (recovery) replaces, never doubles.
 
     ``publish`` writes it as a compacted file instead (``<first>-<last>-m<token>-<seq>``, a
     group of one replacing nothing): what a finishing writer does with a table's only batch,
     so that compaction need not read back what was just written."""
-    arrow = _to_arrow(table, batch)
+    arrow = _to_arrow(table, batch, process)
     if arrow.num_rows == 0:
         return None
     steps = arrow.column("step").to_numpy()
@@ -129,13 +133,14 @@ class RunWriter:
     """Writes the rows of one run under ``<table>/project=<p>/run=<r>/``."""
 
     def __init__(self, location: StoreLocation, project: str, run_id: str, settings: Settings,
-                 heartbeat: Callable[[], None] | None = None):
+                 heartbeat: Callable[[], None] | None = None, process: str | None = None):
         from .spool import RunSpool
 
         self.location = location
         self.project = project
         self.run_id = run_id
         self.settings = settings
+        self.process = process  # a shared run's process label, in every row (None: one writer)
         self._token = uuid.uuid4().hex[:8]  # tells this writer's files from another's (resume)
         self._seq = 0
         self._lock = threading.Lock()
@@ -147,7 +152,7 @@ class RunWriter:
         self._publish_last = False
         self.resumed = False  # set by the run: a resumed run has published files already
         self._error: BaseException | None = None
-        self._spool = RunSpool(location, project, run_id, self._token) if settings.spool_seconds > 0 else None
+        self._spool = RunSpool(location, project, run_id, self._token, process) if settings.spool_seconds > 0 else None
         self.packer = BlobPacker(
             location,
             pack_bytes=settings.pack_bytes,
@@ -291,7 +296,8 @@ class RunWriter:
                 last and self._publish_last and table not in self.tables_written and not self.resumed
             )
             written = retrying(
-                lambda: write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish),
+                lambda: write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish,
+                                    process=self.process),
                 f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned,
             )
             if written is not None and not publish:

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import mediastore as ms
+from mediastore.schema import schema_for
 from mediastore.storage import FORMAT_VERSION, StoreLocation
 
 
@@ -48,7 +49,7 @@ def test_files_carry_schema_version_and_are_step_sorted(store_uri):
     with loc.fs.open(path, "rb") as fh:
         table = pq.read_table(fh)
     meta = table.schema.metadata
-    assert meta[b"mediastore.table"] == b"scalars" and meta[b"mediastore.schema_version"] == b"1"
+    assert meta[b"mediastore.table"] == b"scalars" and meta[b"mediastore.schema_version"] == str(schema_for("scalars").version).encode()
     assert table.column("step").to_pylist() == [1, 5, 6, 7]
     assert "/_000000000001-000000000007-" in path
 

@@ -42,11 +42,19 @@ WANDB_ONLY = ("save_dir", "dir", "offline", "anonymous", "entity", "tags", "grou
               "checkpoint_name", "add_file_policy", "reinit", "sync_tensorboard", "monitor_gym", "save_code")
 
 
+def _rank_label(rank_zero_only: Any) -> str | None:
+    """A shared run's process label for this rank: Lightning's global rank (``$RANK`` when unset)."""
+    rank = getattr(rank_zero_only, "rank", None)
+    return str(rank) if rank is not None else None
+
+
 def _rank_zero(method):
     """Run ``method`` through the framework's own ``rank_zero_only`` (global rank 0 only)."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        if self._shared:
+            return method(self, *args, **kwargs)  # every rank logs into the shared run
         return self._rank_zero_only(method)(self, *args, **kwargs)
 
     return wrapper
@@ -95,12 +103,6 @@ class LoggerBehaviour:
         from ..run import new_run_id
         from ..run_config import parse_config
 
-        if shared:
-            raise NotImplementedError(
-                "MediaStoreLogger(shared=True) (every rank logging into one run) is not built yet: it needs "
-                "ms.init(..., mode='shared', label=...), which mediastore does not have. Use shared=False: "
-                "global rank 0 logs the run, as Lightning's loggers do"
-            )
         unknown = sorted(set(wandb_arguments) - set(WANDB_ONLY))
         if unknown:
             raise TypeError(f"MediaStoreLogger got unexpected keyword arguments {unknown}")
@@ -108,6 +110,12 @@ class LoggerBehaviour:
         ids = {k: v for k, v in (("id", id), ("run_id", run_id), ("version", version)) if v is not None}
         if len(set(ids.values())) > 1:
             raise InvalidArgumentError(f"MediaStoreLogger got {ids}, naming different runs; pass one of id=, run_id=, version=")
+        if shared and not ids and experiment is None:
+            raise InvalidArgumentError(
+                "MediaStoreLogger(shared=True) needs the run every rank joins: pass run_id='...' (a random id would "
+                "differ between ranks that each make their logger)"
+            )
+        self._shared = bool(shared)
         self._run_id = validate_name(next(iter(ids.values())), "run_id") if ids else new_run_id()
         self._project = validate_name(default_project(project, "lightning_logs"), "project")
         self._name = name
@@ -149,9 +157,10 @@ class LoggerBehaviour:
                 self._run_id, self._project = self._run.run_id, self._run.project
             if self._run is None or (self._owns_run and self._run.state != "running"):
                 resume = self._resume or self._run is not None  # the second opening continues the first
+                shared = {"mode": "shared", "label": _rank_label(self._rank_zero_only)} if self._shared else {}
                 self._run = ms.init(project=self._project, store=self._store, name=self._name, run_id=self._run_id,
                                     config=self._config, storage_options=self._storage_options, resume=resume,
-                                    settings=self._settings)
+                                    settings=self._settings, **shared)
                 self._owns_run = True
             for watch in self._watches:  # after a copy into a spawned process
                 watch.attach()
@@ -173,6 +182,8 @@ class LoggerBehaviour:
 
         ``logger.experiment.log({...})``, ``.config``, ``.summary`` and ``.run_id`` work as on any run.
         """
+        if self._shared:
+            return self._experiment()  # every rank has the shared run
         return self._rank_zero_experiment(type(self)._experiment)(self)
 
     @property
@@ -312,7 +323,7 @@ class LoggerBehaviour:
             self._watches.remove(watch)
 
     def _emit_watched(self, values: dict[str, Any], step: int | None) -> None:
-        if getattr(self._rank_zero_only, "rank", 0) != 0:
+        if not self._shared and getattr(self._rank_zero_only, "rank", 0) != 0:
             return
         with self._lock:
             run = self._open_run()

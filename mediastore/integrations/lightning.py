@@ -53,7 +53,9 @@ class MediaStoreLogger(LoggerBehaviour, _pl.loggers.Logger):
     experiment : ms.Run, optional
         Log into this run instead of making one (it is not finished by the logger).
     shared : bool
-        Every rank logging into one run: not built yet; True raises ``NotImplementedError``.
+        Every rank logs into the one run ``run_id`` (``ms.init(..., mode="shared")``), each row
+        labelled with its global rank in the ``process`` column; ``run_id`` is then required.
+        False (default): global rank 0 logs, as Lightning's loggers do.
 
     Raises
     ------

@@ -166,16 +166,22 @@ class ViewerData:
         runs = _run_list(runs)
         points = max(10, min(int(points), 10_000))
         rows = self._rows(
-            f"WITH s AS (SELECT run_id, step, value FROM scalars WHERE project = ? AND key = ? AND {_among(runs)}), "
-            "r AS (SELECT run_id, min(step) AS lo, max(step) AS hi FROM s GROUP BY run_id) "
-            "SELECT s.run_id, min(s.step) AS step, avg(s.value) AS value FROM s JOIN r USING (run_id) "
-            "GROUP BY s.run_id, (s.step - r.lo) * ? // (r.hi - r.lo + 1) ORDER BY s.run_id, step",
+            f"WITH s AS (SELECT run_id, process, step, value FROM scalars WHERE project = ? AND key = ? AND {_among(runs)}), "
+            "r AS (SELECT run_id, process, min(step) AS lo, max(step) AS hi FROM s GROUP BY run_id, process) "
+            "SELECT s.run_id, s.process, min(s.step) AS step, avg(s.value) AS value FROM s JOIN r ON s.run_id = r.run_id AND s.process IS NOT DISTINCT FROM r.process "
+            "GROUP BY s.run_id, s.process, (s.step - r.lo) * ? // (r.hi - r.lo + 1) ORDER BY s.run_id, s.process, step",
             [project, key, *runs, points],
         )
-        out: dict[str, dict[str, list]] = {r: {"steps": [], "values": []} for r in runs}
+        # A shared run's processes are lines of their own: "<run> · <process>".
+        out: dict[str, dict[str, list]] = {}
         for row in rows:
-            out[row["run_id"]]["steps"].append(row["step"])
-            out[row["run_id"]]["values"].append(jsonable(row["value"]))
+            line = out.setdefault(row["run_id"] if row["process"] is None else f"{row['run_id']} · {row['process']}",
+                                  {"steps": [], "values": []})
+            line["steps"].append(row["step"])
+            line["values"].append(jsonable(row["value"]))
+        for run in runs:  # a run with no value of the key: an empty line, as before
+            if not any(k == run or k.startswith(f"{run} · ") for k in out):
+                out[run] = {"steps": [], "values": []}
         return {"key": key, "runs": out}
 
     # -- one run's media ---------------------------------------------------------------------
@@ -210,13 +216,16 @@ class ViewerData:
         kind, runs = _kind(kind), _run_list(runs)
         rows = self._rows(
             f'SELECT * FROM "{kind}" WHERE project = ? AND key = ? AND {_among(runs)} AND step <= ? '
-            "QUALIFY step = max(step) OVER (PARTITION BY run_id) ORDER BY run_id, idx, logged_at",
+            "QUALIFY step = max(step) OVER (PARTITION BY run_id) ORDER BY run_id, process, idx, logged_at",
             [project, key, *runs, int(step)],
         )
         out: dict[str, list] = {r: [] for r in runs}
         for row in rows:
             items = out[row["run_id"]]
-            if items and items[-1]["idx"] == row["idx"]:
+            if row.get("process") is not None and "caption" in row:
+                # A shared run: every process's items at the step, each captioned with its process.
+                row["caption"] = f"{row['process']}: {row['caption']}" if row["caption"] else row["process"]
+            if items and items[-1]["idx"] == row["idx"] and items[-1].get("process") == row.get("process"):
                 items[-1] = _with_urls(row)  # the same step and idx logged again: the later one
             else:
                 items.append(_with_urls(row))

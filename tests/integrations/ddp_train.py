@@ -1,10 +1,11 @@
 """Run by tests/integrations/test_lightning.py: a 2-process CPU DDP fit (gloo) with MediaStoreLogger.
 
-    python tests/integrations/ddp_train.py STORE
+    python tests/integrations/ddp_train.py STORE [--shared]
 
 Lightning's `strategy="ddp"` starts rank 1 by running this script again; each rank logs its own
 rank number, so the store shows whose values were stored. No run_id is given: each process
-draws its own, so a run made by rank 1 would show up as a second run.
+draws its own, so a run made by rank 1 would show up as a second run. With ``--shared`` every
+rank logs into the run "ddp-shared" (``MediaStoreLogger(shared=True)``).
 """
 
 import sys
@@ -38,7 +39,10 @@ if __name__ == "__main__":
     x = torch.randn(64, 4, generator=g)
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
     model = Model()
-    logger = MediaStoreLogger(project="ddp", store=sys.argv[1])
+    if "--shared" in sys.argv:
+        logger = MediaStoreLogger(project="ddp", store=sys.argv[1], run_id="ddp-shared", shared=True)
+    else:
+        logger = MediaStoreLogger(project="ddp", store=sys.argv[1])
     logger.watch(model, log="gradients", log_freq=1)
     trainer = L.Trainer(max_epochs=1, logger=logger, log_every_n_steps=1, accelerator="cpu", devices=2, strategy="ddp",
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)

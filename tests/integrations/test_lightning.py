@@ -165,7 +165,7 @@ def test_bad_arguments_raise_typed_errors_and_store_nothing(tmp_path):
         MediaStoreLogger(id="a", run_id="b")
     with pytest.raises(ms.InvalidNameError):
         MediaStoreLogger(run_id="../up")
-    with pytest.raises(NotImplementedError, match=r"shared=True.*not built yet.*mode='shared'"):
+    with pytest.raises(ms.InvalidArgumentError, match=r"shared=True\) needs the run every rank joins: pass run_id="):
         MediaStoreLogger(shared=True)
     with pytest.warns(ms.IgnoredArgumentWarning, match=r"ignores save_dir='logs', log_model=True"):
         MediaStoreLogger(save_dir="logs", log_model=True)
@@ -230,6 +230,21 @@ def test_ddp_on_two_cpu_processes_logs_from_rank_zero_only(tmp_path):
         (0, 0.0), (1, 0.0), (2, 0.0), (3, 0.0)]
     assert s.sql("SELECT count(*) FROM histograms WHERE key = 'gradients/net.weight'").fetchall() == [(4,)]
     assert json.loads(s.sql("SELECT config FROM runs").fetchall()[0][0]) == {"lr": 0.1}
+
+
+def test_ddp_with_shared_true_logs_every_rank_into_one_run(tmp_path):
+    """The same DDP fit with `MediaStoreLogger(shared=True)`: one run, each rank's values attributed to it."""
+    store = tmp_path / "store"
+    out = subprocess.run([sys.executable, str(HERE / "ddp_train.py"), str(store), "--shared"], capture_output=True,
+                         text=True, timeout=240, cwd=str(ROOT), env=repo_env())
+    assert out.returncode == 0, out.stderr[-3000:]
+    s = ms.open(str(store))
+    assert s.sql("SELECT run_id, state FROM runs").fetchall() == [("ddp-shared", "finished")]
+    assert s.sql("SELECT process, step, value FROM scalars WHERE key = 'rank' ORDER BY ALL").fetchall() == [
+        (str(rank), step, float(rank)) for rank in (0, 1) for step in range(4)]
+    # gradients are all-reduced by DDP: both ranks' histograms, the same counts
+    assert s.sql("SELECT process, count(*) FROM histograms WHERE key = 'gradients/net.weight' GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("0", 4), ("1", 4)]
 
 
 def test_pytorch_lightning_package_name(tmp_path):

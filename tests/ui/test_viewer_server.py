@@ -210,3 +210,20 @@ def test_cli_refuses_a_folder_that_is_not_a_store(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "is not a mediastore store" in result.stderr and "typo" in result.stderr
+
+
+def test_a_shared_run_shows_each_process(local_store, rgb):
+    """A shared run's processes: a chart line each, and each one's items at a step, captioned with it."""
+    from mediastore.ui.data import ViewerData
+
+    for label in ("rank0", "rank1"):
+        with ms.init(project="p", store=local_store, run_id="job", mode="shared", label=label) as run:
+            for step in range(3):
+                run.log({"loss": float(step) + (label == "rank1"), "img": ms.Image(rgb, caption=f"s{step}")})
+    with ms.init(project="p", store=local_store, run_id="solo") as run:
+        run.log({"loss": 5.0})
+    data = ViewerData(ms.open(local_store))
+    series = data.series("p", "loss", ["job", "solo"])["runs"]
+    assert {k: v["values"] for k, v in series.items()} == {"job · rank0": [0.0, 1.0, 2.0], "job · rank1": [1.0, 2.0, 3.0], "solo": [5.0]}
+    items = data.items("p", "images", "img", 2, ["job"])["runs"]["job"]
+    assert [(i["process"], i["caption"]) for i in items] == [("rank0", "rank0: s2"), ("rank1", "rank1: s2")]
