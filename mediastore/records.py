@@ -75,15 +75,27 @@ def read_run_record(location: StoreLocation, project: str, run_id: str, *, catal
                     process: str | None = None) -> dict | None:
     """A run as one record (times as microseconds; `combined_record`), or with ``process`` the
     newest record of that process of a shared run; None if there is none."""
+    records = read_run_records(location, project, run_id, catalog=catalog)
+    if not records:
+        return None
+    if process is not None:
+        return newest_record_of(records, process)
+    return combined_record(records)
+
+
+def read_run_records(location: StoreLocation, project: str, run_id: str, *, catalog: Catalog | None = None) -> list[dict]:
+    """Every live record of a run (times as microseconds); [] if the run does not exist."""
     catalog = catalog or Catalog(location)
     files = catalog.live_files("runs", project, run_id)
     if not files:
-        return None
-    records = records_as_dicts(pa.concat_tables(catalog.read_tables(files), promote_options="default"))
-    if process is not None:
-        records = [r for r in records if r.get("process") == process]
-        return max(records, key=lambda r: r["updated_at"]) if records else None
-    return combined_record(records)
+        return []
+    return records_as_dicts(pa.concat_tables(catalog.read_tables(files), promote_options="default"))
+
+
+def newest_record_of(records: list[dict], process: str | None) -> dict | None:
+    """The newest of ``records`` written by ``process``."""
+    mine = [r for r in records if r.get("process") == process]
+    return max(mine, key=lambda r: r["updated_at"]) if mine else None
 
 
 def combined_record(records: list[dict]) -> dict:

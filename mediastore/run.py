@@ -50,7 +50,7 @@ from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
 from .media.image import Image, is_matplotlib
-from .records import read_run_record, records_table, write_run_record
+from .records import combined_record, newest_record_of, read_run_records, records_table, write_run_record
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
 
@@ -121,11 +121,11 @@ class Run:
         location.png_compress_level = settings.png_compress_level
         self.process = process
         self.shared = shared
-        previous = read_run_record(location, project, run_id)
-        if shared:
-            # Processes of a shared run join it whatever its state; steps are per process, so a
-            # process continues after its own last step, from its own newest record.
-            mine = read_run_record(location, project, run_id, process=process) if previous is not None else None
+        records = read_run_records(location, project, run_id)
+        previous = combined_record(records) if records else None
+        # Processes of a shared run join it whatever its state; steps are per process, so a
+        # process continues after its own last step, from its own newest record.
+        mine = newest_record_of(records, process) if shared else None
         if previous is not None and not resume and not shared:
             raise RunExistsError(
                 f"run {run_id!r} exists already in project {project!r} (state {previous['state']}); "
