@@ -413,7 +413,7 @@ class Store:
                 "decode needs the row's 'kind' column (every media view has it); select it with the row, e.g. SELECT * FROM images"
             )
         cls = media_type(kind)
-        own = [c for c in schema_for(kind).column_names if c not in _COMMON]
+        own = [c for c in schema_for(kind).column_names if c not in _COMMON and c != "process"]  # who wrote it: not needed
         missing = [c for c in own if c not in row]
         if missing:
             identity = ("project", "run_id", "step", "key", "idx")
