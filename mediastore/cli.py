@@ -74,7 +74,8 @@ def _cmd_compact(args) -> int:
     )
     merged = ", ".join(f"{table}: {n} files" for table, n in sorted(report.merged.items())) or "nothing to merge"
     print(f"compacted ({merged}); deleted {report.deleted} replaced files; runs index: {report.indexed} runs; "
-          f"project files: {report.project_files} written")
+          f"project files: {report.project_files} written; blobs logged by several runs: {report.deduplicated} pointed at "
+          f"one copy ({report.garbage_bytes} bytes of copies left for `mediastore gc`)")
     return 0
 
 

@@ -50,6 +50,8 @@ class CompactionReport:
     deleted: int = 0
     indexed: int = 0  # runs in the runs indexes written
     project_files: int = 0  # project files (one per project and table, of one or more parts) written
+    deduplicated: int = 0  # packed blobs of finished runs pointed at the canonical copy of their bytes (dedup.py)
+    garbage_bytes: int = 0  # bytes of the copies no row points at any more since (`mediastore gc` frees them)
 
     def __iadd__(self, other: "CompactionReport") -> "CompactionReport":
         for k, v in other.merged.items():
@@ -57,6 +59,8 @@ class CompactionReport:
         self.deleted += other.deleted
         self.indexed += other.indexed
         self.project_files += other.project_files
+        self.deduplicated += other.deduplicated
+        self.garbage_bytes += other.garbage_bytes
         return self
 
 
@@ -149,12 +153,22 @@ def _rewrite(location: StoreLocation, table: str, path: str, published: pa.Table
     grace period) and adds ``hidden_names``. The old ``replaces`` come from the version just
     read, so a compaction of the same run racing this one can only leave files live whose rows
     its own output lacks."""
-    before = json.loads((published.schema.metadata or {}).get(REPLACES_KEY, b"[]"))
-    merged = _conform(_merged([published, *hidden]), schema_for(table).file_schema.remove_metadata())
+    merged = _merged([published, *hidden]).replace_schema_metadata(published.schema.metadata)
+    rewrite_published(location, table, path, merged, also_replaces=hidden_names)
+
+
+def rewrite_published(location: StoreLocation, table: str, path: str, rows: pa.Table, *, also_replaces: list[str] = ()) -> None:
+    """Write the published file ``path`` anew under its own name with ``rows``: one atomic PUT
+    (os.replace on a folder), so every reader, with or without mediastore, reads the old
+    version or the new one (catalog.py: readers key a published file by its version). ``rows``
+    carry the Parquet metadata of the version they were read from: its ``replaces`` are kept
+    (those files stay dead for their grace period), plus ``also_replaces``."""
+    before = json.loads((rows.schema.metadata or {}).get(REPLACES_KEY, b"[]"))
+    rows = _conform(rows.replace_schema_metadata(None), schema_for(table).file_schema.remove_metadata())
     name = path.rsplit("/", 1)[1]
-    metadata = {**schema_for(table).metadata, **compacted_metadata(sorted(set(before) | set(hidden_names)), [name])}
+    metadata = {**schema_for(table).metadata, **compacted_metadata(sorted(set(before) | set(also_replaces)), [name])}
     location.raise_format_version()
-    location.write_parquet(path, merged.replace_schema_metadata(metadata))
+    location.write_parquet(path, rows.replace_schema_metadata(metadata))
 
 
 def _is_sorted(column: pa.ChunkedArray) -> bool:
@@ -208,6 +222,13 @@ def compact_store(
             continue
         report += compact_run(location, p, r, catalog=catalog, grace_seconds=grace_seconds)
     if run_id is None:
+        # Blobs logged by several runs: one copy (dedup.py), before the project files read the rows.
+        from .dedup import dedup_project
+
+        for p in sorted(done):
+            found = dedup_project(location, p, done[p], catalog=catalog)
+            report.deduplicated += found.blobs
+            report.garbage_bytes += found.bytes
         # The runs index, after the records were compacted, so that it names their outputs.
         now = time.time()
         for p in sorted({p for p, _ in runs} | {project_of_index(path) for path in listing.index}):

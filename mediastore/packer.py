@@ -15,7 +15,8 @@ path. Its rules:
   are there already are not stored again, whichever run logged them.
 - **The same bytes are stored once per writer at write time**: a blob logged again by the
   same run points at its first copy. Across runs, large blobs are stored once (content
-  addressed); small blobs logged by several runs are stored once per run (README says so).
+  addressed); small blobs logged by several runs are stored once per run until compaction
+  points the rows of finished runs at one copy (dedup.py).
 - **Blobs before rows.** ``durable()`` seals the open pack and waits for every upload so far;
   the writer calls it before it writes rows that point at blobs.
 - **Nothing is lost to a bucket's bad minute.** Every upload retries with backoff until it
