@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions; medians are reported (default 3)")
     parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="processes building the local store")
     parser.add_argument("--tmp", default=None, help="directory for the local store (default: the system temp dir)")
+    parser.add_argument("--settled", action="store_true",
+                        help="compact with no grace period: the store as a later compaction leaves it, its replaced files deleted")
     args = parser.parse_args(argv)
 
     version = _code_version()  # at the start: the code this process imported
@@ -284,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         from mediastore.compact import compact_store
         from mediastore.storage import StoreLocation
 
-        compact_store(StoreLocation(local))
+        # --settled: as after a later `mediastore compact` too, once the files the first one
+        # replaced are past their grace period and deleted (one record file left per run).
+        compact_store(StoreLocation(local), grace_seconds=0 if args.settled else 300)
 
         import logging
 

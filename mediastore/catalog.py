@@ -102,11 +102,13 @@ def is_compacted_name(name: str) -> bool:
     return len(parts) >= 4 and parts[2].startswith("m")
 
 
-def ident(name: str, version: str | None) -> str:
+def ident(name: str, size: str | None) -> str:
     """What a runs index or project file records of a file it stands for: the name, and for a
-    published (compacted) name, which may be rewritten when its run resumes, the version its
-    listing showed (``?`` when an index of format 3 recorded none: it then matches nothing)."""
-    return f"{name}@{version or '?'}" if is_compacted_name(name) else name
+    published (compacted) name, which a resume, a delete or a dedup may rewrite, its size in
+    bytes as its listing showed (``?`` when an index of format 3 recorded none: it then matches
+    nothing). The size, not the ETag or mtime, so that a store copied by ``mediastore sync``
+    keeps its indexes; every rewrite changes a file's size (compact.rewrite_published)."""
+    return f"{name}@{size or '?'}" if is_compacted_name(name) else name
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ class Catalog:
         self.retries = retries
         self._info: dict[str, tuple[str, CompactedInfo]] = {}  # path -> (version read, its metadata)
         self._versions: dict[str, str] = {}  # published files: path -> version (ETag, mtime) in the last listing
+        self._sizes: dict[str, int] = {}  # published files: path -> size in the last listing
         self._pins: dict[str, str] = {}  # local stores: path -> a hard link to the version being read
         self._covers: dict[str, set[tuple[str, str, str]]] = {}  # index file -> (project, run, name)
         self._coverage: dict[str, dict[str, tuple[str, ...]]] = {}  # project file -> run -> names
@@ -250,6 +253,7 @@ class Catalog:
                 for path, version in found:
                     if version:
                         self._versions[path] = version
+                        self._sizes[path] = int(version.rsplit("-", 1)[1], 16)
                         self._pins.pop(path, None)  # pinned again if still needed (_live_names)
             return [path for path, _ in found]
         fs = self.location.fs
@@ -271,6 +275,7 @@ class Catalog:
                 self._stamps[path] = (info.get("size"), etag)
                 if is_compacted_name(path.rsplit("/", 1)[1]):
                     self._versions[path] = str(etag or info.get("created") or info.get("LastModified") or info.get("size"))
+                    self._sizes[path] = int(info.get("size") or 0)
                 out.append(path)
         return out
 
@@ -279,9 +284,13 @@ class Catalog:
         file, which is never rewritten)."""
         return self._versions.get(path, "")
 
+    def size_version(self, path: str) -> str:
+        """A published file's size in the last listing, as an index records it ("" for others)."""
+        return str(self._sizes[path]) if path in self._sizes else ""
+
     def ident(self, path: str) -> str:
-        """`ident` of a listed file: its name, with its version if it is published."""
-        return ident(path.rsplit("/", 1)[1], self.version(path))
+        """`ident` of a listed file: its name, with its size if it is published."""
+        return ident(path.rsplit("/", 1)[1], self.size_version(path))
 
     # -- local pins -----------------------------------------------------------------------
     def _pin(self, path: str) -> None:
@@ -293,6 +302,7 @@ class Catalog:
         if pinned is not None:
             with self._lock:
                 self._pins[path], self._versions[path] = pinned
+                self._sizes[path] = int(pinned[1].rsplit("-", 1)[1], 16)
 
     def has_files(self, directory: str) -> bool:
         """Whether a directory holds any Parquet file (one LIST, no file read)."""
@@ -385,13 +395,11 @@ class Catalog:
             self._info[path] = (version, info)
         return info
 
-    def _learn(self, path: str, version: str | None, info: CompactedInfo) -> None:
-        """Metadata an index recorded for a file: kept if it is of the version listed."""
-        if version and self._versions.get(path) == version:
+    def _learn(self, path: str, size: str | None, info: CompactedInfo) -> None:
+        """Metadata an index recorded for a file: kept if it is of the size listed."""
+        if size and self.size_version(path) == size:
             with self._lock:
-                self._info.setdefault(path, (version, info))
-                if self._info[path][0] != version:
-                    self._info[path] = (version, info)
+                self._info[path] = (self.version(path), info)
 
     def live_files(self, table: str, project: str | None = None, run_id: str | None = None) -> list[str]:
         """The live Parquet files of ``table`` (optionally of one project / run), sorted. For

@@ -130,7 +130,7 @@ def index_schema() -> pa.Schema:
     fields = [pa.field("project", pa.string(), nullable=False), pa.field("run_id", pa.string(), nullable=False)]
     fields += list(schema.file_schema.remove_metadata())
     fields.append(pa.field("record_files", pa.list_(pa.string())))
-    # Format 4: the version (catalog.ident) of each record file, "" for hidden ones.
+    # Format 4: the size of each record file as listed (catalog.ident), "" for hidden ones.
     fields.append(pa.field("record_versions", pa.list_(pa.string())))
     compaction = pa.struct([("name", pa.string()), ("replaces", pa.list_(pa.string())), ("group", pa.list_(pa.string())),
                             ("compacted_at", pa.float64())])
@@ -158,7 +158,7 @@ def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None
     for path in listing.records:
         run, name = partition_of(path)[1], path.rsplit("/", 1)[1]
         live_names.setdefault(run, set()).add(name)
-        versions[(run, name)] = catalog.version(path)
+        versions[(run, name)] = catalog.size_version(path)
     uncovered: dict[str, list[str]] = {}
     for path in listing.uncovered:
         uncovered.setdefault(partition_of(path)[1], []).append(path)

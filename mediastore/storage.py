@@ -24,7 +24,15 @@ import pyarrow.parquet as pq
 
 from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
 
-__all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "extension_of", "DEFAULT_STORE", "FORMAT_VERSION"]
+__all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "extension_of", "parquet_bytes", "DEFAULT_STORE",
+           "FORMAT_VERSION"]
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A table as the bytes of one Parquet file, as the store writes them (zstd, statistics)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True)
+    return sink.getvalue().to_pybytes()
 
 DEFAULT_STORE = "./mediastore-data"
 #: 1: rows and blobs. 2 (adds to 1, which it reads as it is): the runs index,
@@ -246,9 +254,7 @@ class StoreLocation:
             return False
 
     def write_parquet(self, path: str, table: pa.Table) -> None:
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd", write_statistics=True)
-        self.write_bytes(path, sink.getvalue().to_pybytes())
+        self.write_bytes(path, parquet_bytes(table))
 
     def list_files(self, directory: str, suffix: str = ".parquet") -> list[str]:
         try:

@@ -7,6 +7,7 @@ once throughout; a store of format 3 (checked in) reads and compacts."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import uuid
@@ -191,3 +192,36 @@ def test_a_format_3_store_reads_compacts_and_resumes(v3_uri):
     names = [p.rsplit("/", 1)[1] for p in loc.fs.find(loc.partition_dir("scalars", "old", "v3b"))]
     # Format 3 gave each resume a published file; they stay, and the last one took the new rows.
     assert len([n for n in names if not n.startswith("_")]) == 3
+
+
+def test_a_rewrite_always_changes_the_files_size(local_store):
+    """The indexes tell versions of a published file by its size (survives `mediastore sync`,
+    unlike an ETag or mtime): rewriting a file with the very rows it holds still changes it."""
+    import pyarrow.parquet as pq
+
+    from mediastore.compact import rewrite_published
+
+    log_part(local_store, 0)
+    (path,) = [str(p) for p in Path(local_store, "scalars").rglob("*.parquet")]
+    sizes = [os.path.getsize(path)]
+    for _ in range(4):
+        rewrite_published(StoreLocation(local_store), "scalars", path, pq.read_table(path))
+        sizes.append(os.path.getsize(path))
+        assert sizes[-1] != sizes[-2], sizes
+    assert steps_seen(ms.open(local_store)) == (STEPS * 2, STEPS * 2)
+
+
+def test_a_store_compacted_then_synced_keeps_its_indexes(tmp_path, s3_bucket):
+    """Compacted on a folder, copied to a bucket by `mediastore sync`: the copy's runs index and
+    project files still stand for its runs (no file read per run)."""
+    from mediastore.sync import sync
+
+    local = str(tmp_path / "store")
+    log_part(local, 0)
+    log_part(local, 1)
+    compact_store(StoreLocation(local), grace_seconds=0)
+    for target in (str(tmp_path / "copy"), f"s3://{s3_bucket}/{uuid.uuid4().hex[:12]}"):
+        sync(local, target, progress=False)
+        catalog = Catalog(StoreLocation(target))
+        assert catalog.runs_listing().uncovered == [] and catalog.table_listing("scalars").uncovered == []
+        assert steps_seen(ms.open(target, cache=tmp_path / uuid.uuid4().hex[:6])) == (2 * STEPS * 2, 2 * STEPS * 2)
