@@ -155,7 +155,7 @@ def _matching(rows: pa.Table, table: str, view: str, project: str, run_id: str, 
         picked = con.execute(f'SELECT "{_ROW}" FROM __ms_rows WHERE ({where})').fetchnumpy()[_ROW]
     except duckdb.Error as exc:
         raise InvalidQueryError(
-            f"the delete rule {where!r} does not apply to the {view} view ({exc}); write a SQL condition over its "
+            f"the delete rule {where!r} does not apply to the {view} view ({str(exc).splitlines()[0]}); write a SQL condition over its "
             f"columns ({', '.join(c for c in wanted if c != _ROW)}), as in store.sql('SELECT * FROM {view} WHERE ...')"
         ) from None
     finally:
