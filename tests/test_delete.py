@@ -249,3 +249,45 @@ def test_cli_dry_run_by_default_then_yes(local_store, capsys):
     assert per_run(ms.open(local_store)) == {"a": 4}
     assert main(["delete", "--store", local_store, "--where", "true", "--run", "a"]) == 2
     assert "one of --where RULE (rows) or --run RUN" in capsys.readouterr().err
+
+
+SECTION = "Deleting rows and runs, and blob garbage collection"
+
+
+def test_the_readme_python_snippet(local_store, capsys, monkeypatch):
+    from readme_snippets import python_snippet, replace_once
+
+    log_run(local_store, "r1", seed=1)
+    log_run(local_store, "old-run", seed=2)
+    with ms.init(project="p", store=local_store, run_id="r2") as run:
+        run.log({"debug": 1.0, "loss": 2.0})
+    snippet = replace_once(python_snippet(SECTION, "store.delete("), '"./mediastore-data"', repr(local_store))
+    exec(compile(snippet, "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("would delete 72 rows (images: 72) pointing at ")  # r1 and old-run: 36 each
+    assert out[0].endswith("in 2 files of runs p/old-run, p/r1")
+    assert out[1].startswith("freed 0 blobs (0 bytes); marked 1 unreferenced blobs")  # old-run's pack: freed 300 s later
+    store = ms.open(local_store)
+    assert sorted(store.runs().run_id) == ["r1", "r2"]
+    assert per_run(store) == {"r1": 4}
+
+
+def test_the_readme_cli_lines(local_store, capsys):
+    import re
+    import shlex
+
+    from readme_snippets import README
+
+    body = README.read_text().split(f"\n## {SECTION}\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"^```bash\n(.*?)^```", body, re.DOTALL | re.MULTILINE).group(1)
+    lines = [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
+    log_run(local_store, "r1", seed=1)
+    log_run(local_store, "old-run", seed=2)
+    for words in lines:
+        assert words[0] == "mediastore"
+        assert main([*words[1:], "--store", local_store]) == 0, words
+    out = capsys.readouterr().out
+    assert "would delete 72 rows (images: 72)" in out and "\ndeleted 72 rows (images: 72)" in out
+    assert "marked 1 unreferenced blobs" in out and "waiting: 1 blobs marked 0 s ago (grace 300 s)" in out
+    store = ms.open(local_store)
+    assert sorted(store.runs().run_id) == ["r1"] and per_run(store) == {"r1": 4}
