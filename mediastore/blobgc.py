@@ -260,7 +260,10 @@ def gc(location: StoreLocation, *, dry_run: bool = False, grace_seconds: float =
             report.pending.append(f"{len(mark['candidates'])} blobs marked while runs {', '.join(still)} were running; "
                                   "freed once they finish (a killed writer's run: after `mediastore recover`)")
             continue
-        fresh = references(location)  # after the states: the rows of every run that ended are in
+        # After the states: the rows of every run that ended are in. Read twice, and a blob
+        # either read names is kept: a listing that came back short (moto's server does that
+        # under concurrent writes, FACTS.md) must not make a referenced blob look free.
+        fresh = references(location) | references(location)
         free = {rel: size for rel, size in mark["candidates"].items() if rel not in fresh and rel in blobs}
         report.freed_objects += len(free)
         report.freed_bytes += sum(free.values())

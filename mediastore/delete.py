@@ -55,7 +55,8 @@ class DeleteReport:
         Bytes of the distinct blobs the deleted rows point at (masks and a table's media cells
         included). Blob garbage collection frees those no other row points at.
     files : int
-        Files rewritten (rows) or removed (runs).
+        Files rewritten (rows), or removed (runs: every file of the run, also the hidden files
+        a compaction replaced and has not deleted yet).
     runs : list
         (project, run_id) of every run touched.
     dry_run : bool
@@ -308,7 +309,7 @@ def delete_run(location: StoreLocation, run_id: str, *, project: str | None = No
                 structs.extend(blob_structs(rows))
     report.blob_bytes = _distinct_bytes(structs)
     if dry_run:
-        report.files = sum(len(catalog.live_files(t, project, run_id)) for t in order)
+        report.files = sum(len(catalog._list(location.partition_dir(t, project, run_id))) for t in order)
         return report
     compact_run(location, project, run_id, catalog=catalog)
     for table in order:
