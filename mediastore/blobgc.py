@@ -19,8 +19,8 @@ only true of a blob if no writer can still write a row that does.
    this one's sweep, which runs after) frees them.
 
 The references are every blob struct in every live file of every table with blobs (hidden
-files, published files, project files), and inside the Parquet blobs of logged tables (whose
-media cells point at blobs too).
+files, published files, and the project files' rows of the runs they stand for), and inside
+the Parquet blobs of logged tables (whose media cells point at blobs too).
 
 **Why no row can point at a freed blob.** Let W be a writer whose row points at a candidate
 X of mark M. W writes its run's ``running`` record (ms.init) before it puts any blob, and
@@ -55,6 +55,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .catalog import Catalog
@@ -128,11 +129,14 @@ def references(location: StoreLocation) -> set[str]:
     nested: dict[tuple, dict] = {}
     for table in blob_tables():
         listing = catalog.table_listing(table)
-        paths = listing.files + listing.index
-        if not paths:
-            continue
         columns = blob_columns(schema_for(table).file_schema)
-        for rows in catalog.read_tables(paths, columns=columns):
+        found = catalog.read_tables(listing.files, columns=columns)
+        for path, rows in zip(listing.index, catalog.read_tables(listing.index, columns=["run_id", *columns])):
+            # A project file's rows of a run it no longer stands for (deleted, rewritten) are
+            # read by no reader: the run's own files are (catalog.py), and they never match again.
+            skip = listing.skip.get(path)
+            found.append(rows.filter(pc.invert(pc.is_in(rows.column("run_id"), pa.array(skip, pa.string())))) if skip else rows)
+        for rows in found:
             for s in blob_structs(rows):
                 refs.add(s["uri"])
                 if s.get("mime") == _PARQUET:

@@ -593,12 +593,13 @@ class Store:
         """
         from .delete import check_rule, delete_rows
 
+        con = self._con.cursor()
         runs = set()
-        for view in check_rule(table, where):
+        for view in check_rule(table, where, con):
             found = self.sql(f'SELECT DISTINCT project, run_id FROM "{view}" WHERE ({where})' if table != "media" else
                              f"SELECT DISTINCT project, run_id FROM media WHERE kind = '{view}' AND ({where})").fetchall()
             runs.update(found)
-        return delete_rows(self.location, table, where, runs=sorted(runs), dry_run=dry_run)
+        return delete_rows(self.location, table, where, runs=sorted(runs), dry_run=dry_run, con=con)
 
     def delete_run(self, run_id: str, *, project: str | None = None, dry_run: bool = False) -> "DeleteReport":
         """Delete a finished or crashed run: its rows of every table, then its records
