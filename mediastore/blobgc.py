@@ -247,6 +247,7 @@ def gc(location: StoreLocation, *, dry_run: bool = False, grace_seconds: float =
         mark = {"created": now, "candidates": candidates, "running": None}
         path = location.path(GC_DIR, f"mark-{int(now * 1000):015d}-{uuid.uuid4().hex[:8]}.json")
         if not dry_run:
+            location.raise_format_version()  # writers of format 4 do not read marks: they must refuse the store
             location.write_bytes(path, json.dumps(mark).encode())
         marks[path] = mark
     for path, mark in sorted(marks.items()):

@@ -19,7 +19,7 @@ import mediastore as ms
 from mediastore.blobgc import _list_blobs, references
 from mediastore.cli import main
 from mediastore.compact import compact_store
-from mediastore.storage import StoreLocation
+from mediastore.storage import FORMAT_VERSION, StoreLocation
 
 STANDALONE = {"pack_max_blob": 1}  # every image stands alone, content-addressed: the shared case
 
@@ -106,6 +106,8 @@ def test_a_mark_waits_for_the_runs_running_when_it_was_made(local_store):
         assert report.marked_objects == 8 and report.freed_objects == 0
         assert any("p/w" in p and "freed once they finish" in p for p in report.pending), report.pending
         assert len(blobs(local_store)) == 8
+        # A writer of format 4 would not read the marks: the store now refuses it.
+        assert json.loads(StoreLocation(local_store).read_marker()) == {"format_version": FORMAT_VERSION} and FORMAT_VERSION >= 5
     finally:
         live.finish()
     assert store.gc(grace_seconds=0).freed_objects == 8
