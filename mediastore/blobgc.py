@@ -274,5 +274,8 @@ def gc(location: StoreLocation, *, dry_run: bool = False, grace_seconds: float =
         report.freed_bytes += sum(free.values())
         if not dry_run:
             _delete(location, sorted(free))
-            location.fs.rm_file(path)
+            try:
+                location.fs.rm_file(path)
+            except FileNotFoundError:
+                pass  # another pass swept it at the same time
     return report

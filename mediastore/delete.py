@@ -276,7 +276,9 @@ def _rewrite_without(location: StoreLocation, path: str, rows: pa.Table, mask: n
     """Write a published file anew under its own name without the masked rows, keeping its
     metadata (what it replaces, its group): one atomic write."""
     name = path.rsplit("/", 1)[1]
-    assert is_compacted_name(name), f"only published files are rewritten, not {name}"  # compact_run ran first
+    if not is_compacted_name(name):  # compact_run merged the hidden files just before: another writer is at work
+        raise RunRunningError(f"{path} is a writer's hidden file that the run's compaction did not merge: a writer "
+                              "is writing the run again (a resume?) — delete once it has finished")
     metadata = {k: v for k, v in (rows.schema.metadata or {}).items() if k != b"ARROW:schema"}
     kept = rows.filter(pa.array(~mask)).replace_schema_metadata(metadata)
     location.raise_format_version()

@@ -591,14 +591,20 @@ class Store:
         InvalidQueryError
             ``where`` does not apply to the view.
         """
+        import duckdb
+
         from .delete import check_rule, delete_rows
 
         con = self._con.cursor()
         runs = set()
         for view in check_rule(table, where, con):
-            found = self.sql(f'SELECT DISTINCT project, run_id FROM "{view}" WHERE ({where})' if table != "media" else
-                             f"SELECT DISTINCT project, run_id FROM media WHERE kind = '{view}' AND ({where})").fetchall()
-            runs.update(found)
+            query = (f'SELECT DISTINCT project, run_id FROM "{view}" WHERE ({where})' if table != "media" else
+                     f"SELECT DISTINCT project, run_id FROM media WHERE kind = '{view}' AND ({where})")
+            try:
+                runs.update(self.sql(query).fetchall())
+            except duckdb.Error as exc:
+                raise InvalidQueryError(f"the delete rule {where!r} does not apply to the {table} view "
+                                        f"({str(exc).splitlines()[0]})") from None
         return delete_rows(self.location, table, where, runs=sorted(runs), dry_run=dry_run, con=con)
 
     def delete_run(self, run_id: str, *, project: str | None = None, dry_run: bool = False) -> "DeleteReport":

@@ -222,6 +222,12 @@ def test_a_bad_rule_is_an_error_before_anything_changes(local_store, where, erro
     assert per_run(store) == {"a": 5}
 
 
+def test_a_rule_the_view_does_not_take(local_store):
+    log_run(local_store, "a", steps=3)
+    with pytest.raises(InvalidQueryError, match=r"the delete rule \"kind = 'scalars'\" does not apply to the scalars view \(Binder Error"):
+        ms.open(local_store).delete("scalars", where="kind = 'scalars'")  # the scalars view has no kind column
+
+
 def test_tables_that_cannot_be_deleted_from(local_store):
     log_run(local_store, "a", steps=3)
     store = ms.open(local_store)
