@@ -37,6 +37,7 @@ from .errors import (
     RunExistsError,
     RunFinishedError,
     RunNotFoundError,
+    RunRunningError,
     SchemaMismatchError,
     TableLogModeWarning,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "RunFinishedError",
     "RunExistsError",
     "RunNotFoundError",
+    "RunRunningError",
     "NoRunError",
     "InvalidConfigError",
     "InvalidArgumentError",

@@ -52,7 +52,8 @@ version its listing showed (the ETag; a local file's mtime and size), and the ru
 project files record, for each published file they stand for, the version they read
 (`ident`); a run whose file changed since is read from its own files. On a local store a
 reader reads such a file's footer and rows from one hard link (`_pin`), so a rewrite between
-the two cannot make it read the new rows twice.
+the two cannot make it read the new rows twice. Deletes (delete.py) rewrite published files
+the same way, at any time, so a local reader pins every published run file it reads.
 """
 
 from __future__ import annotations
@@ -181,15 +182,20 @@ def _local_version(st: os.stat_result) -> str:
 # Pins (Catalog._pin) outlive the catalog that made them: `ms.open(s).sql(q)` returns a relation
 # that reads them after its Store is gone. They are this process's, shared by its catalogs, and
 # removed when it exits; what a killed process left is removed by the next one after a day.
-_pins: dict[str, tuple[int, str]] = {}  # path -> (inode, link)
+_pins: dict[str, tuple[int, str, str]] = {}  # path -> (inode, link, version)
 _pin_dirs: dict[str, str] = {}  # store root -> this process's pin folder in it
 _pin_lock = threading.Lock()
 _pin_count = itertools.count()
 _PIN_STALE_SECONDS = 86400.0
 
 
-def _pin_local(root: str, path: str) -> tuple[str, str] | None:
-    """(link, version) pinning the current version of ``path``; None if it is gone."""
+def _pin_local(root: str, path: str, listed: str | None = None) -> tuple[str, str] | None:
+    """(link, version) pinning the current version of ``path``; None if it is gone. ``listed``:
+    the version a listing just saw; a pin of that version is taken as it is (one syscall)."""
+    with _pin_lock:
+        known = _pins.get(path)
+    if known is not None and listed and known[2] == listed and os.path.exists(known[1]):
+        return known[1], listed
     try:
         current = os.stat(path)
     except FileNotFoundError:
@@ -213,7 +219,7 @@ def _pin_local(root: str, path: str) -> tuple[str, str] | None:
         shutil.copyfile(path, target)
     pinned = os.stat(target)
     with _pin_lock:
-        _pins[path] = (pinned.st_ino, target)
+        _pins[path] = (pinned.st_ino, target, _local_version(pinned))
     return target, _local_version(pinned)
 
 
@@ -298,7 +304,7 @@ class Catalog:
         may rewrite (os.replace) while this reader uses it. Its footer decides which hidden
         files are live, so the footer read now and the rows DuckDB reads later must be one
         version: both are read from the link, which no rewrite changes."""
-        pinned = _pin_local(self.location.root, path)
+        pinned = _pin_local(self.location.root, path, self._versions.get(path))
         if pinned is not None:
             with self._lock:
                 self._pins[path], self._versions[path] = pinned
@@ -525,17 +531,15 @@ class Catalog:
 
     def _live_names(self, directory: str, names: set[str]) -> set[str]:
         """The rule at the top, for the files of one directory."""
-        dead = self._dead_names(directory, names)
-        if self.location.is_local and any(n.startswith("_") and n not in dead for n in names):
-            published = [n for n in names if is_compacted_name(n)]
-            if published:
-                # Live hidden files beside published ones: a resume's, which the run's compaction
-                # may merge into a published file by rewriting it right now. The footer that
-                # decides and the rows DuckDB reads must then be one version: a pin (`_pin`).
-                for name in published:
+        if self.location.is_local and not directory.endswith("/" + INDEX_DIR):
+            # A published file may be rewritten under its name at any moment: by a resumed run's
+            # compaction (merging live hidden files) or by a delete (delete.py). The footer that
+            # decides and the rows DuckDB reads (DuckDB opens a file more than once per query)
+            # must then be one version: a pin (`_pin`), taken before the footer is read.
+            for name in names:
+                if is_compacted_name(name):
                     self._pin(f"{directory}/{name}")
-                dead = self._dead_names(directory, names)
-        return names - dead
+        return names - self._dead_names(directory, names)
 
     def _dead_names(self, directory: str, names: set[str]) -> set[str]:
         dead: set[str] = set()

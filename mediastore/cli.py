@@ -1,4 +1,4 @@
-"""The ``mediastore`` command: demo, sql, runs, compact, recover, sync, export, import, ui."""
+"""The ``mediastore`` command: demo, sql, runs, compact, recover, delete, gc, sync, export, import, ui."""
 
 from __future__ import annotations
 
@@ -88,6 +88,33 @@ def _cmd_recover(args) -> int:
     return 0
 
 
+def _cmd_delete(args) -> int:
+    from .errors import InvalidArgumentError
+    from .query import Store
+
+    if (args.where is None) == (args.run is None):
+        raise InvalidArgumentError("mediastore delete needs one of --where RULE (rows) or --run RUN (a whole run)")
+    if args.project is not None and args.run is None:
+        raise InvalidArgumentError("--project goes with --run; for rows, say the project in --where: \"project = 'p' AND ...\"")
+    store = Store(args.store)
+    dry_run = args.dry_run or not args.yes
+    if args.run is not None:
+        report = store.delete_run(args.run, project=args.project, dry_run=dry_run)
+    else:
+        report = store.delete(args.table, where=args.where, dry_run=dry_run)
+    print(report.summary())
+    if dry_run:
+        print("dry run: nothing deleted; add --yes to delete")
+    return 0
+
+
+def _cmd_gc(args) -> int:
+    from .query import Store
+
+    print(Store(args.store).gc(dry_run=args.dry_run, grace_seconds=args.grace_seconds).summary())
+    return 0
+
+
 def _cmd_export(args) -> int:
     from .query import Store
 
@@ -160,6 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     recover = sub.add_parser("recover", help="write what killed runs left in this machine's spool, and mark them crashed")
     _store_arg(recover)
     recover.set_defaults(func=_cmd_recover)
+    delete = sub.add_parser("delete", help="delete rows by a SQL rule, or a whole run (a dry run unless --yes)")
+    _store_arg(delete)
+    delete.add_argument("--where", default=None, help="SQL condition over --table, e.g. \"kind = 'images' AND step %% 10 <> 0\"")
+    delete.add_argument("--table", default="media", help="the view --where is written over (default media: every table with blobs)")
+    delete.add_argument("--run", default=None, help="delete this whole run instead")
+    delete.add_argument("--project", default=None, help="the project of --run, when its id is in several")
+    delete.add_argument("--yes", action="store_true", help="delete; without it, only say how many rows and bytes")
+    delete.add_argument("--dry-run", action="store_true", help="only say how many rows and bytes (the default without --yes)")
+    delete.set_defaults(func=_cmd_delete)
+    gcp = sub.add_parser("gc", help="free blobs no row points at (marks them; a later pass after the grace period deletes)")
+    _store_arg(gcp)
+    gcp.add_argument("--dry-run", action="store_true", help="change nothing; say what would be marked and freed")
+    gcp.add_argument("--grace-seconds", type=float, default=300.0,
+                     help="least time between marking a blob and deleting it (default 300: longer than any query)")
+    gcp.set_defaults(func=_cmd_gc)
     export = sub.add_parser("export", help="export a query's media to files, a Hugging Face dataset, WebDataset shards or mp4 videos")
     export.add_argument("query", help="SQL over a media view or a table's rows, e.g. \"SELECT * FROM images WHERE key = 'val'\"")
     export.add_argument("out", help="output folder (new, empty, or an export of the same query to resume)")

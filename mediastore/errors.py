@@ -19,6 +19,7 @@ __all__ = [
     "RunFinishedError",
     "RunExistsError",
     "RunNotFoundError",
+    "RunRunningError",
     "NoRunError",
     "InvalidConfigError",
     "InvalidArgumentError",
@@ -91,6 +92,10 @@ class RunExistsError(MediaStoreError, ValueError):
 
 class RunNotFoundError(MediaStoreError, LookupError):
     """No run with this id is in the store."""
+
+
+class RunRunningError(MediaStoreError, RuntimeError):
+    """A run's rows cannot be deleted while its state is running (a writer may still write them)."""
 
 
 class NoRunError(MediaStoreError, RuntimeError):

@@ -17,6 +17,11 @@ path. Its rules:
   same run points at its first copy. Across runs, large blobs are stored once (content
   addressed); small blobs logged by several runs are stored once per run until compaction
   points the rows of finished runs at one copy (dedup.py).
+- **Condemned blobs are not reused.** Blob garbage collection (blobgc.py) first *marks* the
+  standalone blobs no row points at (``.gc/mark-*.json``) and deletes them only in a later
+  pass. A writer reads the pending marks once, at its first standalone blob, and stores bytes
+  whose content address is marked in a pack of their own instead (one blob at offset 0), so it
+  never points a row at a blob a sweep may delete; blobgc.py has the whole argument.
 - **Blobs before rows.** ``durable()`` seals the open pack and waits for every upload so far;
   the writer calls it before it writes rows that point at blobs.
 - **Nothing is lost to a bucket's bad minute.** Every upload retries with backoff until it
@@ -43,10 +48,13 @@ from .cache import write_atomic
 from .errors import StorageUnavailableWarning
 from .storage import StoreLocation, blob_path
 
-__all__ = ["BlobPacker", "BlobSink", "is_transient", "retrying", "upload_spooled_blobs", "PACKS"]
+__all__ = ["BlobPacker", "BlobSink", "is_transient", "retrying", "upload_spooled_blobs", "condemned_blobs", "PACKS", "GC_DIR"]
 
 #: Where packs live, below the store root.
 PACKS = "blobs/packs"
+#: Where blob garbage collection keeps its marks, below the store root (a dotted folder: sync
+#: does not copy it, other engines skip it).
+GC_DIR = ".gc"
 #: What is packed: the small media logged by the thousand (images and masks, audio clips, HTML).
 #: The rest stands alone: video, 3D files and point clouds (.npy, read with numpy.load and
 #: streamed by range), molecules, and a logged table's Parquet (DuckDB reads it by path).
@@ -97,6 +105,26 @@ def retrying(action: Callable[[], Any], what: str, *, stop: threading.Event, war
             backoff.wait(exc, what, stop)
 
 
+def condemned_blobs(location: StoreLocation) -> set[str]:
+    """The blob paths (relative to the store root) that pending garbage-collection marks name:
+    a writer must not point a new row at one (blobgc.py). One LIST, and a GET per mark."""
+    import json
+
+    try:
+        found = location.fs.find(location.path(GC_DIR))
+    except FileNotFoundError:
+        return set()
+    condemned: set[str] = set()
+    for path in found:
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith("mark-") and name.endswith(".json"):
+            try:
+                condemned.update(json.loads(location.fs.cat_file(path))["candidates"])
+            except FileNotFoundError:
+                continue  # swept since the listing: its blobs are deleted, and a create makes them anew
+    return condemned
+
+
 class _Pack:
     __slots__ = ("name", "data", "spool_file")
 
@@ -140,6 +168,7 @@ class BlobPacker:
         self._pending_bytes = 0
         self._open: _Pack | None = None
         self._known: OrderedDict[str, dict] = OrderedDict()
+        self._condemned: set[str] | None = None  # read at the first standalone blob (blobgc.py)
         self._pending: list[Future] = []
         self._uploads = ThreadPoolExecutor(workers, thread_name_prefix="mediastore-upload")
         self.stop = threading.Event()  # set when the writer gives up waiting (finish timeout)
@@ -150,6 +179,13 @@ class BlobPacker:
     def put(self, data: bytes, mime: str) -> dict:
         """Store ``data`` (in the background); returns its blob struct at once."""
         digest = hashlib.sha256(data).hexdigest()
+        standalone = len(data) >= self.max_blob or not mime.startswith(_PACKED_MIMES)
+        if standalone and self._condemned is None:
+            # Read after the run's first record is written (ms.init), never before: blobgc.py.
+            condemned = condemned_blobs(self.location)
+            with self._lock:
+                if self._condemned is None:
+                    self._condemned = condemned
         with self._lock:
             while self._pending_bytes > self.max_pending and not self.stop.is_set():
                 self._drained.wait(1.0)
@@ -157,7 +193,17 @@ class BlobPacker:
             if known is not None and known["mime"] == mime:
                 self._known.move_to_end(digest)
                 return dict(known)
-            if len(data) >= self.max_blob or not mime.startswith(_PACKED_MIMES):
+            if standalone and blob_path(digest, mime) in self._condemned:
+                # Its content address is marked for deletion: a pack of its own instead.
+                pack = _Pack(f"{uuid.uuid4().hex}.pack", None)
+                pack.data += data
+                if self.spool_dir is not None:
+                    pack.spool_file = self.spool_dir / pack.name
+                    write_atomic(pack.spool_file, bytes(data))
+                self._pending.append(self._uploads.submit(self._upload_pack, pack))
+                blob = {"uri": f"{PACKS}/{pack.name}", "offset": 0, "length": len(data), "sha256": digest, "mime": mime}
+                self._pending_bytes += len(data)
+            elif standalone:
                 rel = blob_path(digest, mime)
                 self._pending.append(self._uploads.submit(self._upload_standalone, rel, bytes(data)))
                 blob = {"uri": rel, "offset": 0, "length": len(data), "sha256": digest, "mime": mime}

@@ -579,6 +579,62 @@ class Store:
 
         return iter_media(self, query, params=params, decode=decode, prefetch=prefetch, shard=shard, workers=workers)
 
+    def delete(self, table: str, *, where: str, dry_run: bool = False) -> "DeleteReport":
+        """Delete the rows of ``table`` (a view: ``images``, ``scalars``, ... or ``media``) that
+        ``where`` matches, in finished or crashed runs; readers see each file before or after.
+
+        Parameters
+        ----------
+        table : str
+            The view the rule is written over (its columns as ``store.sql`` shows them).
+        where : str
+            A SQL condition, e.g. ``"kind = 'images' AND step % 10 <> 0 AND project = 'p'"``.
+        dry_run : bool
+            Count the rows and the bytes of the blobs they point at; change nothing.
+
+        Returns
+        -------
+        delete.DeleteReport
+
+        Raises
+        ------
+        RunRunningError
+            A matching row is in a running run (nothing is deleted).
+        InvalidQueryError
+            ``where`` does not apply to the view.
+        """
+        import duckdb
+
+        from .delete import check_rule, delete_rows
+
+        con = self._con.cursor()
+        runs = set()
+        for view in check_rule(table, where, con):
+            query = (f'SELECT DISTINCT project, run_id FROM "{view}" WHERE ({where})' if table != "media" else
+                     f"SELECT DISTINCT project, run_id FROM media WHERE kind = '{view}' AND ({where})")
+            try:
+                runs.update(self.sql(query).fetchall())
+            except duckdb.Error as exc:
+                raise InvalidQueryError(f"the delete rule {where!r} does not apply to the {table} view "
+                                        f"({str(exc).splitlines()[0]})") from None
+        return delete_rows(self.location, table, where, runs=sorted(runs), dry_run=dry_run, con=con)
+
+    def delete_run(self, run_id: str, *, project: str | None = None, dry_run: bool = False) -> "DeleteReport":
+        """Delete a finished or crashed run: its rows of every table, then its records
+        (README "Deleting rows and runs" says what readers see meanwhile). Raises
+        `RunRunningError` for a running run, `RunNotFoundError` for an unknown one."""
+        from .delete import delete_run
+
+        return delete_run(self.location, run_id, project=project, dry_run=dry_run)
+
+    def gc(self, *, dry_run: bool = False, grace_seconds: float | None = None) -> "GcReport":
+        """One pass of blob garbage collection (blobgc.py): mark the blobs no row points at,
+        free those marked by an earlier pass at least ``grace_seconds`` ago (default 300)."""
+        from .blobgc import gc
+        from .compact import GRACE_SECONDS
+
+        return gc(self.location, dry_run=dry_run, grace_seconds=GRACE_SECONDS if grace_seconds is None else grace_seconds)
+
     def close(self) -> None:
         self._con.close()
 

@@ -40,8 +40,10 @@ DEFAULT_STORE = "./mediastore-data"
 #: ``<table>/project=<p>/_index/``, which a reader of 2 would take for run files. 4 (adds to 3):
 #: a resumed run's compaction rewrites the run's published file under its own name, and the
 #: indexes record each published file's version (catalog.py), which a reader of 3, caching by
-#: name, would miss. A store is marked with the version when such a file is first written.
-FORMAT_VERSION = 4
+#: name, would miss. 5 (adds to 4): blob garbage collection's marks (``.gc/``, blobgc.py), which
+#: every writer must honour before it points a row at a standalone blob; a writer of 4 would not.
+#: A store is marked with the version when such a file is first written.
+FORMAT_VERSION = 5
 #: The store marker at the root: its presence makes a folder a store; it holds the format version.
 MARKER = "_mediastore.json"
 
