@@ -10,8 +10,10 @@ resumed run's compaction makes (compact.py): each of the run's published files w
 under its own name in one atomic PUT, so a reader sees the old blob structs or the new ones,
 and both name the same bytes (every read checks them against the row's sha256).
 
-The copies no row points at any more are then garbage: ``mediastore gc`` removes a pack no
-live row references. A canonical copy stays canonical at the next compaction (new runs log
+A pack left holding bytes no row points at any more, beside bytes rows do, is repacked: its
+live blobs are copied into a new pack and their rows pointed at it. Every pack a copy was in
+is then either fully used or pointed at by no row, and ``mediastore gc`` removes the latter:
+after a compaction and gc passes, bytes logged by several runs are stored once. A canonical copy stays canonical at the next compaction (new runs log
 later), so rows are rewritten once. Writers never point into another run's pack, so this
 adds no race with them: only finished runs' rows move, to packs that are in the store.
 """
@@ -90,18 +92,65 @@ def dedup_project(location: StoreLocation, project: str, runs: set[str], *, cata
             report.bytes += sum(int(blob["length"] or 0) for _, (_, blob) in others)
     if not canonical:
         return report
-    for table, paths in files.items():
-        for path, rows in zip(paths, read[table]):
-            data = rows.to_pylist()
-            changed = 0
-            for row in data:
+    # Every row as Python objects, its blobs pointed at the canonical copies.
+    data = {table: [rows.to_pylist() for rows in read[table]] for table in files}
+    moved: dict[tuple[str, int], int] = {}  # (table, file index) -> blob structs changed
+    for table, per_file in data.items():
+        for i, rows in enumerate(per_file):
+            for row in rows:
                 for blob in _blobs_of(row):
                     best = canonical.get(blob.get("sha256") or "")
                     if best is not None and _where(blob) != _where(best):
                         blob.update(uri=best["uri"], offset=best["offset"], length=best["length"])
-                        changed += 1
-            if changed:
-                rewrite_published(location, table, path, pa.Table.from_pylist(data, schema=rows.schema))
-                report.blobs += changed
-                report.files += 1
+                        moved[(table, i)] = moved.get((table, i), 0) + 1
+    moved.update({key: moved.get(key, 0) for key in _repack(location, data, first_logged)})
+    for (table, i), changed in sorted(moved.items()):
+        rows = read[table][i]
+        rewrite_published(location, table, files[table][i], pa.Table.from_pylist(data[table][i], schema=rows.schema))
+        report.blobs += changed
+        report.files += 1
     return report
+
+
+def _repack(location: StoreLocation, data: dict[str, list[list[dict]]], copies: dict[str, dict]) -> set[tuple[str, int]]:
+    """Packs that held a copy no row points at any more, and still hold blobs rows point at:
+    their live blobs are copied into a new pack (one GET of the old pack, one PUT of the new),
+    and the rows pointed at it, so that no byte is kept twice once `mediastore gc` removes the
+    old pack (a pack wholly unreferenced is left to it as it is). Only finished runs' rows
+    point into a pack of a finished run (a writer points only into its own packs, and a
+    resumed one starts with none), so moving them races no writer. Returns the (table, file
+    index) of the files whose rows changed."""
+    import uuid
+
+    # The packs that held a copy of bytes stored more than once (canonical ones too: a pack may
+    # hold the canonical copy of one blob and a dropped copy of another).
+    wasteful = {where[0] for found in copies.values() if len(found) > 1 for where in found}
+    live: dict[str, dict[tuple[int, int], str]] = {}  # pack -> (offset, length) -> sha256
+    for per_file in data.values():
+        for rows in per_file:
+            for row in rows:
+                for blob in _blobs_of(row):
+                    if blob["uri"] in wasteful:
+                        live.setdefault(blob["uri"], {})[(int(blob["offset"] or 0), int(blob["length"]))] = blob["sha256"]
+    changed: set[tuple[str, int]] = set()
+    for uri in sorted(live):
+        size = location.fs.info(location.path(uri))["size"]
+        ranges = sorted(live[uri])
+        if sum(length for _, length in ranges) >= size:
+            continue  # every byte is in use
+        old = location.fs.cat_file(location.path(uri))
+        new_uri = f"{_PACKS}{uuid.uuid4().hex}.pack"
+        new_offsets, parts, at = {}, [], 0
+        for offset, length in ranges:
+            parts.append(old[offset : offset + length])
+            new_offsets[(offset, length)] = at
+            at += length
+        location.write_bytes(location.path(new_uri), b"".join(parts))  # before any row points at it
+        for table, per_file in data.items():
+            for i, rows in enumerate(per_file):
+                for row in rows:
+                    for blob in _blobs_of(row):
+                        if blob["uri"] == uri:
+                            blob.update(uri=new_uri, offset=new_offsets[(int(blob["offset"] or 0), int(blob["length"]))])
+                            changed.add((table, i))
+    return changed

@@ -83,3 +83,31 @@ def test_readers_see_every_row_once_while_rows_move_to_one_copy(local_store, rea
     with reading_in_a_loop(local_store, read) as seen:
         compact_store(StoreLocation(local_store))
     assert seen and all(s == (15, 15) for s in seen)
+
+
+def test_after_compact_and_gc_the_bytes_are_stored_once(local_store, tmp_path):
+    """Runs logging the same images: after `mediastore compact` (dedup, repacking a pack that
+    keeps other live blobs) and two gc passes (mark, then sweep), the packs hold every blob's
+    bytes once, and every row still reads them."""
+    import os
+    from pathlib import Path
+
+    shared = images(3, 6)
+    log_run(local_store, "a", shared)
+    log_run(local_store, "b", shared, extra=images(4, 2))  # b's pack: 6 copies and 2 blobs of its own
+    log_run(local_store, "c", shared[:3])
+
+    def pack_bytes() -> int:
+        return sum(os.path.getsize(p) for p in Path(local_store, "blobs", "packs").glob("*.pack"))
+
+    store = ms.open(local_store)
+    unique = {b["sha256"]: b["length"] for b in (r[0] for r in store.sql("SELECT blob FROM images").fetchall())}
+    unique.update({m["blob"]["sha256"]: m["blob"]["length"] for (masks,) in store.sql("SELECT masks FROM images").fetchall()
+                   for m in masks})
+    assert pack_bytes() > sum(unique.values())  # a copy per run
+    compact_store(StoreLocation(local_store))
+    for _ in range(2):
+        store.gc(grace_seconds=0)
+    assert pack_bytes() == sum(unique.values())  # once each
+    frame = ms.open(local_store).sql("SELECT * FROM images ORDER BY run_id, step").df()
+    assert [ms.open(local_store).decode(row).to_numpy().shape for _, row in frame.iterrows()] == [(16, 16, 3)] * 17
