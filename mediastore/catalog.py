@@ -52,8 +52,9 @@ version its listing showed (the ETag; a local file's mtime and size), and the ru
 project files record, for each published file they stand for, the version they read
 (`ident`); a run whose file changed since is read from its own files. On a local store a
 reader reads such a file's footer and rows from one hard link (`_pin`), so a rewrite between
-the two cannot make it read the new rows twice. Deletes (delete.py) rewrite published files
-the same way, at any time, so a local reader pins every published run file it reads.
+the two cannot make it read the new rows twice. Deletes (delete.py) and dedup (dedup.py)
+rewrite published files the same way, at any time, so a local reader hands DuckDB a pin of
+every published run file it reads (`local_copies`).
 """
 
 from __future__ import annotations
@@ -320,6 +321,13 @@ class Catalog:
         a local store, else their copies in the store's cache (the missing ones fetched at once,
         in parallel). Without a cache (memory stores, or the cache off) the paths themselves."""
         if self.location.is_local:
+            # A published file may be rewritten under its name at any moment (a resume's
+            # compaction, a delete, a dedup), and DuckDB opens a file more than once per query:
+            # what it reads is a pin of one version (`_pin`; reused while the version listed is
+            # the one pinned). Only the files read are pinned, not every file listed.
+            for path in paths:
+                if is_compacted_name(path.rsplit("/", 1)[1]) and not _is_index(path):
+                    self._pin(path)
             return [self._pins.get(p, p) for p in paths]
         cache = self.location.cache
         return cache.files(paths, self._stamps) if cache is not None and paths else list(paths)
@@ -531,15 +539,18 @@ class Catalog:
 
     def _live_names(self, directory: str, names: set[str]) -> set[str]:
         """The rule at the top, for the files of one directory."""
-        if self.location.is_local and not directory.endswith("/" + INDEX_DIR):
-            # A published file may be rewritten under its name at any moment: by a resumed run's
-            # compaction (merging live hidden files) or by a delete (delete.py). The footer that
-            # decides and the rows DuckDB reads (DuckDB opens a file more than once per query)
-            # must then be one version: a pin (`_pin`), taken before the footer is read.
-            for name in names:
-                if is_compacted_name(name):
+        dead = self._dead_names(directory, names)
+        if self.location.is_local and any(n.startswith("_") and n not in dead for n in names):
+            published = [n for n in names if is_compacted_name(n)]
+            if published:
+                # Live hidden files beside published ones: a resume's, which the run's compaction
+                # may merge into a published file by rewriting it right now. The footer that
+                # decides and the rows DuckDB reads must then be one version: a pin (`_pin`),
+                # taken before the footer is read again.
+                for name in published:
                     self._pin(f"{directory}/{name}")
-        return names - self._dead_names(directory, names)
+                dead = self._dead_names(directory, names)
+        return names - dead
 
     def _dead_names(self, directory: str, names: set[str]) -> set[str]:
         dead: set[str] = set()
