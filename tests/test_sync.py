@@ -84,10 +84,12 @@ def log_runs(uri: str, rgb: np.ndarray, run_ids=("r1", "r2"), steps: int = 3, pr
 
 
 def tree(uri: str) -> dict[str, bytes]:
-    """Every object of a store, by path relative to its root (fresh listing, no cache)."""
+    """Every object of a store, by path relative to its root (fresh listing, no cache), but a
+    local reader's pins (``.pins/``: hard links to what it read, not the store's content, which
+    sync leaves out)."""
     loc = StoreLocation(uri)
     root = loc.root + "/"
-    return {path[len(root):]: loc.fs.cat_file(path) for path in loc.fs.find(loc.root)}
+    return {path[len(root):]: loc.fs.cat_file(path) for path in loc.fs.find(loc.root) if not path[len(root):].startswith(".pins/")}
 
 
 def blob_paths(files) -> set[str]:
