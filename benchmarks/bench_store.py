@@ -432,6 +432,8 @@ def write_handwritten(path: str, values: np.ndarray) -> None:
 
 
 def bench_query(runs: int, steps: int, reps: int, max_extra: int, calls: int, tmp: str) -> list[Row]:
+    import duckdb
+
     root_dir = tempfile.mkdtemp(prefix="ms-bench-query-", dir=tmp)
     try:
         store_root = os.path.join(root_dir, "store")
@@ -476,6 +478,14 @@ def bench_query(runs: int, steps: int, reps: int, max_extra: int, calls: int, tm
             r["pivot_warm"] = median_of(
                 lambda: pq.read_table(hand).to_pandas().pivot(index="step", columns="key", values="value")
             )
+            # Issue 16: DuckDB reading the same rows from the one hand-written file, on a
+            # connection made once (warm) and on a new connection (1st call, as after ms.open).
+            con = duckdb.connect()
+            duck = f"SELECT step, key, value, logged_at FROM read_parquet('{hand}')"
+            r["duck_first"] = first(lambda: duckdb.connect().sql(duck).df())
+            r["duck_warm"] = median_of(lambda: con.sql(duck).df())
+            con.close()
+            r["open_hist"] = first(lambda: ms.open(store_root).history(run_id))
             holder: list[ms.Store] = []
             r["open"] = first(lambda: holder.append(ms.open(store_root)))
             store = holder.pop()
@@ -507,6 +517,10 @@ def bench_query(runs: int, steps: int, reps: int, max_extra: int, calls: int, tm
             row("query: store.sql(… WHERE run_id = ?).df(), warm", "sql_warm", "hand_warm", warm, None),
             row("query: store.sql(…).df(), 1st call after ms.open", "sql_first", "hand_first", cold, None),
             row("query: hand-written read + pandas pivot (reference)", "pivot_warm", "hand_warm", warm, None),
+            row("query: history(run), warm", "hist_warm", "duck_warm", "DuckDB read_parquet(1 file).df(), warm", 1.0),
+            row("query: store.sql(… WHERE run_id = ?).df(), warm", "sql_warm", "duck_warm", "DuckDB read_parquet(1 file).df(), warm", 1.0),
+            row("query: ms.open + history(run), 1st call", "open_hist", "duck_first", "duckdb.connect() + read_parquet(1 file).df()", 1.0),
+            row("query: store.sql(…).df(), 1st call after ms.open", "sql_first", "duck_first", "duckdb.connect() + read_parquet(1 file).df()", None),
             Row(f"query: building the store: {runs} runs by run.log", build_s, build_s, "rows/s", rows, "(itself)", True, None, load=build_load),
         ]
     finally:
