@@ -273,9 +273,9 @@ def _log_images(arrays: list[np.ndarray], root: str, run_id: str) -> tuple[float
     return measured
 
 
-def bench_images(n: int, reps: int, max_extra: int, tmp: str, budget_s: float) -> list[Row]:
-    log(f"images: generating {n} arrays")
-    arrays = make_images(n)
+def bench_images(n: int, reps: int, max_extra: int, tmp: str, budget_s: float, side: int = 256) -> list[Row]:
+    log(f"images: generating {n} arrays of {side}x{side}")
+    arrays = make_images(n, side)
     n_ref = max(1, n // 4)  # the 1-thread reference is a rate: a quarter of the images gives it
     # Warm-up (imports, Pillow's zlib, thread pools, the images Parquet writer), untimed.
     for a in arrays[:8]:
@@ -312,8 +312,11 @@ def bench_images(n: int, reps: int, max_extra: int, tmp: str, budget_s: float) -
     ms_s, p2, p1 = (statistics.median(t[k]) for k in ("ms", "p2", "p1"))
     c_ms, c_p2, c_p1 = (statistics.median(cpu[k]) for k in ("ms", "p2", "p1"))
     return [
-        Row(f"images: log {n} × 256² RGB + finish", ms_s, p2, "img/s", n, "Pillow PNG, 2 threads", True, 0.85, load=load,
+        Row(f"images: log {n} × {side}² RGB + finish", ms_s, p2, "img/s", n, "Pillow PNG, 2 threads", True, 0.85, load=load,
             ms_cpu=c_ms, base_cpu=c_p2, ms_reps=t["ms"], base_reps=t["p2"]),
+        # Issue 16: both cores encoding, so at least 1.8x what Pillow does on one thread.
+        Row(f"images: log {n} × {side}² RGB + finish", ms_s, p1, "img/s", n, "Pillow PNG, 1 thread", True, 1.8,
+            base_amount=n_ref, load=load, ms_cpu=c_ms, base_cpu=c_p1, ms_reps=t["ms"], base_reps=t["p1"]),
         Row(f"images: Pillow PNG, 1 thread ({n_ref} images; reference)", p1, p2, "img/s", n_ref, "Pillow PNG, 2 threads",
             True, None, base_amount=n, load=load, ms_cpu=c_p1, base_cpu=c_p2, ms_reps=t["p1"], base_reps=t["p2"]),
     ]
@@ -429,6 +432,8 @@ def write_handwritten(path: str, values: np.ndarray) -> None:
 
 
 def bench_query(runs: int, steps: int, reps: int, max_extra: int, calls: int, tmp: str) -> list[Row]:
+    import duckdb
+
     root_dir = tempfile.mkdtemp(prefix="ms-bench-query-", dir=tmp)
     try:
         store_root = os.path.join(root_dir, "store")
@@ -473,6 +478,14 @@ def bench_query(runs: int, steps: int, reps: int, max_extra: int, calls: int, tm
             r["pivot_warm"] = median_of(
                 lambda: pq.read_table(hand).to_pandas().pivot(index="step", columns="key", values="value")
             )
+            # Issue 16: DuckDB reading the same rows from the one hand-written file, on a
+            # connection made once (warm) and on a new connection (1st call, as after ms.open).
+            con = duckdb.connect()
+            duck = f"SELECT step, key, value, logged_at FROM read_parquet('{hand}')"
+            r["duck_first"] = first(lambda: duckdb.connect().sql(duck).df())
+            r["duck_warm"] = median_of(lambda: con.sql(duck).df())
+            con.close()
+            r["open_hist"] = first(lambda: ms.open(store_root).history(run_id))
             holder: list[ms.Store] = []
             r["open"] = first(lambda: holder.append(ms.open(store_root)))
             store = holder.pop()
@@ -504,6 +517,10 @@ def bench_query(runs: int, steps: int, reps: int, max_extra: int, calls: int, tm
             row("query: store.sql(… WHERE run_id = ?).df(), warm", "sql_warm", "hand_warm", warm, None),
             row("query: store.sql(…).df(), 1st call after ms.open", "sql_first", "hand_first", cold, None),
             row("query: hand-written read + pandas pivot (reference)", "pivot_warm", "hand_warm", warm, None),
+            row("query: history(run), warm", "hist_warm", "duck_warm", "DuckDB read_parquet(1 file).df(), warm", 1.0),
+            row("query: store.sql(… WHERE run_id = ?).df(), warm", "sql_warm", "duck_warm", "DuckDB read_parquet(1 file).df(), warm", 1.0),
+            row("query: ms.open + history(run), 1st call", "open_hist", "duck_first", "duckdb.connect() + read_parquet(1 file).df()", 1.0),
+            row("query: store.sql(…).df(), 1st call after ms.open", "sql_first", "duck_first", "duckdb.connect() + read_parquet(1 file).df()", None),
             Row(f"query: building the store: {runs} runs by run.log", build_s, build_s, "rows/s", rows, "(itself)", True, None, load=build_load),
         ]
     finally:
@@ -561,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=("images", "scalars", "query"), action="append", help="run only these workloads (repeatable), e.g. to profile one"
     )
+    parser.add_argument("--image-side", type=int, default=256, help="side of the square RGB images (default 256; W2's are 128)")
     parser.add_argument("--no-retry", action="store_true", help="do not repeat repetitions disturbed by other processes")
     parser.add_argument("--tmp", default=None, help="directory for the temporary stores (default: the system temp dir)")
     args = parser.parse_args(argv)
@@ -581,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         if "images" in only:
-            rows += bench_images(n_images, args.reps, extra_images, tmp, images_budget)
+            rows += bench_images(n_images, args.reps, extra_images, tmp, images_budget, args.image_side)
         if "scalars" in only:
             rows += bench_scalars(n_steps, args.reps, extra_cheap, tmp)
         if "query" in only:

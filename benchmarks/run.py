@@ -70,6 +70,7 @@ TARGETS = [
     ("W1", "wandb", 10.0, 6_400),
     ("W2", "wandb", 1.3, 274),
     ("W2", "limit:png2", 0.85, None),
+    ("W2", "limit:png1", 1.8, None),  # issue 16: both cores encoding, against Pillow on one thread
     ("W3", "wandb", 2.0, 2_900),
     ("W4", "mlflow", 5.0, 132_000),
     ("W5", "wandb", 10.0, 38_000),
@@ -380,7 +381,8 @@ def render(args, probe: dict, results: dict, limits: dict, skipped: list[str], e
             lim = limits.get(other.split(":", 1)[1])
             if not lim:
                 continue
-            other_rate, label = lim["items"] / lim["seconds"], "2-thread PNG encode limit"
+            name = other.split(":", 1)[1]
+            other_rate, label = lim["items"] / lim["seconds"], f"{name[-1]}-thread PNG encode limit (Pillow)"
         else:
             r = results.get((other, wl))
             if r and "seconds" in r:

@@ -251,6 +251,7 @@ class Catalog:
         self._coverage: dict[str, dict[str, tuple[str, ...]]] = {}  # project file -> run -> names
         self._seen: dict[str, set[str]] = {}
         self._stamps: dict[str, tuple] = {}  # object stores: path -> (size, ETag) from the last LIST
+        self._columns: dict[str, tuple[str, frozenset[str]]] = {}  # path -> (version read, its top-level columns)
         self._lock = threading.Lock()
 
     def _list(self, prefix: str) -> list[str]:
@@ -382,12 +383,38 @@ class Catalog:
     def footer(self, path: str) -> pq.FileMetaData:
         """A file's Parquet footer (a pinned version on a local store, the cached copy on an
         object store)."""
+        version = self.version(path)
         if self.location.is_local:
-            return pq.read_metadata(self._pins.get(path, path))
-        if self.location.cache is not None:
-            return pq.read_metadata(self.local_copies([path])[0])
-        with self.location.fs.open(path, "rb") as fh:
-            return pq.read_metadata(fh)
+            meta = pq.read_metadata(self._pins.get(path, path))
+        elif self.location.cache is not None:
+            meta = pq.read_metadata(self.local_copies([path])[0])
+        else:
+            with self.location.fs.open(path, "rb") as fh:
+                meta = pq.read_metadata(fh)
+        self._note_columns(path, version, meta)
+        return meta
+
+    def _note_columns(self, path: str, version: str, meta: pq.FileMetaData) -> None:
+        names = frozenset(meta.schema.to_arrow_schema().names)
+        with self._lock:
+            self._columns[path] = (version, names)
+
+    def file_columns(self, paths: list[str], readable: list[str] | None = None) -> list[frozenset[str] | None]:
+        """The columns each file holds (None: not known). Known from every footer the catalog
+        read (compacted files, project files); the others' footers are read now only where
+        ``readable`` (the paths a local reader opens, `local_copies`) are local files, a local
+        store's or the cache's copies: never a request to an object store. A file written before
+        a schema gained a column lacks it; a query reads it with that column as NULL."""
+        local = readable is not None and (self.location.is_local or self.location.cache is not None)
+        out = []
+        for i, path in enumerate(paths):
+            version = self.version(path)
+            known = self._columns.get(path)
+            if (known is None or known[0] != version) and local:
+                self._note_columns(path, version, pq.read_metadata(readable[i]))
+                known = self._columns[path]
+            out.append(known[1] if known is not None and known[0] == version else None)
+        return out
 
     def _footer(self, path: str) -> dict[bytes, bytes]:
         return self.footer(path).metadata or {}

@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Store", "open_store"]
 
 _COMMON = ("project", "run_id", "step", "key", "idx", "logged_at")
+#: Words of a query that lists views rather than reading one: every view is made for it.
+_INTROSPECTION = frozenset({"show", "information_schema", "duckdb_views", "duckdb_tables", "duckdb_columns", "pragma"})
 
 
 def _quote(text: str) -> str:
@@ -66,17 +68,11 @@ class Store:
 
     def __init__(self, uri: str | os.PathLike, storage_options: Mapping[str, Any] | None = None, *,
                  cache: bool | str | os.PathLike | None = None):
-        import duckdb
-
         self.location = StoreLocation(uri, storage_options, cache=cache)
         self.uri = self.location.uri
-        self._con = duckdb.connect()
-        # A library does not draw on stdout. In Jupyter without ipywidgets the bar is off
-        # already and DuckDB refuses the SET (an error at ms.open), so set it only when on.
-        if self._con.sql("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
-            self._con.execute("SET enable_progress_bar = false")
-        if not self.location.is_local:
-            self._con.register_filesystem(self.location.fs)
+        # The DuckDB connection and its views are made at the first query that needs them:
+        # opening a store to read a run's history (pyarrow alone) makes neither.
+        self._connection: "duckdb.DuckDBPyConnection | None" = None
         self._catalog = Catalog(self.location)
         # Object stores without the local cache: pyarrow datasets over fsspec (the cache, when
         # on, hands DuckDB local copies to read exactly as it reads a local store).
@@ -86,19 +82,36 @@ class Store:
 
             self._arrow_fs = pafs.PyFileSystem(pafs.FSSpecHandler(self.location.fs))
         self._view_files: dict[str, Any] = {}  # the live files each view was made from
-        self._con.execute('CREATE SCHEMA IF NOT EXISTS "tables"')
+        self._defined: set[str] = set()  # views made so far (the others are made when first named)
         self._blob_tables = [t for t in table_names() if "blob" in schema_for(t).column_names]
         self._media_tables = set(registered_kinds())  # views that get a constant `kind` column
-        for table in table_names():
-            self._define_view(table, [])
-        self._define_media_view()
+
+    @property
+    def _con(self) -> "duckdb.DuckDBPyConnection":
+        """The connection, made at first use."""
+        if self._connection is None:
+            import duckdb
+
+            con = duckdb.connect()
+            # A library does not draw on stdout. In Jupyter without ipywidgets the bar is off
+            # already and DuckDB refuses the SET (an error at ms.open), so set it only when on.
+            if con.sql("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
+                con.execute("SET enable_progress_bar = false")
+            if not self.location.is_local:
+                con.register_filesystem(self.location.fs)
+            con.execute('CREATE SCHEMA IF NOT EXISTS "tables"')
+            self._connection = con
+        return self._connection
 
     # -- views ------------------------------------------------------------------------------
-    def _define_view(self, table: str, files: list[str], index: list[str] = (), project_files: list[tuple] = ()) -> None:
+    def _define_view(self, table: str, files: list[str], index: list[str] = (), project_files: list[tuple] = (),
+                     complete: list[bool] | None = None) -> None:
         """(Re)define a view over ``files`` (paths DuckDB can open: local files, cached copies,
         or memory:// URLs). ``index``: for ``runs``, the live runs index files, read on top.
         ``project_files``: for the data tables, (path DuckDB opens, project, run_ids to leave
-        out) of each live project file, read on top (catalog.py)."""
+        out, whether it has every column) of each live project file, read on top (catalog.py).
+        ``complete``: for each of ``files``, whether it is known to have every column of the
+        newest schema (None: none is known to)."""
         schema = schema_for(table)
         columns = schema.duckdb_columns()
         has_kind = table in self._media_tables and "kind" not in schema.column_names
@@ -114,15 +127,26 @@ class Store:
             self._con.register(f"__ms_files_{table}", self._dataset(table, files))
             source = f'FROM "__ms_files_{table}"'
         elif files:
-            listed = ", ".join(_quote(f) for f in files)
             hive_types = ", ".join(f"{_quote(d)}: 'VARCHAR'" for d in PARTITION_DIRS.values())
-            # No union_by_name where a table has one schema version: every file has its columns
-            # (it would open every footer at every query). A table with older versions may have
-            # files without the newer columns: those read as NULL.
-            source = f"FROM read_parquet([{listed}], hive_partitioning = true, hive_types = {{{hive_types}}})"
-            if len(schema_versions(table)) > 1:
-                source = _padded(f"[{listed}], hive_partitioning = true, hive_types = {{{hive_types}}}",
-                                 [(n, t) for n, t in columns if n not in schema.partition])
+            # No union_by_name over files known to have every column: it would open every
+            # footer at every query (+45 % on a query over 500 small files). Files of an older
+            # schema version may lack the newer columns (NULL in the view): those, and files
+            # whose columns are not known, are read with it.
+            if len(schema_versions(table)) == 1:
+                complete = [True] * len(files)
+            elif complete is None:
+                complete = [False] * len(files)
+            sources = []
+            for whole in (True, False):
+                group = [f for f, c in zip(files, complete) if c is whole]
+                if not group:
+                    continue
+                arguments = f"[{', '.join(_quote(f) for f in group)}], hive_partitioning = true, hive_types = {{{hive_types}}}"
+                sources.append(f"FROM read_parquet({arguments})" if whole else
+                               _padded(arguments, [(n, t) for n, t in columns if n not in schema.partition]))
+            source = sources[0]
+            if len(sources) > 1:
+                source = f"{sources[0]} UNION ALL SELECT {', '.join(select + kind)} {sources[1]}"
         else:
             select = [f'CAST(NULL AS {type_}) AS "{name}"' for name, type_ in columns]
             source = "WHERE false"
@@ -132,7 +156,7 @@ class Store:
             listed = ", ".join(_quote(f) for f in index)
             cast = ", ".join(f'CAST("{name}" AS {type_}) AS "{name}"' for name, type_ in columns)
             body = f"{body} UNION ALL SELECT {cast} {_padded(f'[{listed}], hive_partitioning = false', columns)}"
-        for path, project, skip in project_files:
+        for path, project, skip, whole in project_files:
             # run_id is a column, the project the directory (a constant here); the runs the
             # catalog reads from their own files are left out.
             cast = ", ".join(
@@ -140,7 +164,8 @@ class Store:
                 for name, type_ in columns
             )
             where = f" WHERE run_id NOT IN ({', '.join(_quote(r) for r in skip)})" if skip else ""
-            read = _padded(f"[{_quote(path)}], hive_partitioning = false", [(n, t) for n, t in columns if n != "project"])
+            arguments = f"[{_quote(path)}], hive_partitioning = false"
+            read = f"FROM read_parquet({arguments})" if whole else _padded(arguments, [(n, t) for n, t in columns if n != "project"])
             body = f"{body} UNION ALL SELECT {', '.join([cast] + kind)} {read}{where}"
         if table == "runs":
             # One record per state change and heartbeat, per process (a shared run has several;
@@ -167,6 +192,7 @@ class Store:
                 "w_new AS (PARTITION BY project, run_id ORDER BY updated_at DESC)) WHERE rn = 1"
             )
         self._con.execute(f'CREATE OR REPLACE VIEW "{table}" AS {body}')
+        self._defined.add(table)
 
     def _dataset(self, table: str, files: list[str]):
         import pyarrow as pa
@@ -187,6 +213,7 @@ class Store:
         cols = ", ".join(f'"{c}"' for c in ("kind", *_COMMON, "blob"))
         union = " UNION ALL ".join(f'SELECT {cols} FROM "{t}"' for t in self._blob_tables)
         self._con.execute(f"CREATE OR REPLACE VIEW media AS {union}")
+        self._defined.add("media")
 
     def _refresh(self, query: str | None = None) -> None:
         """Point the views a query names at their live files (all views when ``query`` is None).
@@ -198,6 +225,14 @@ class Store:
             wanted = {t for t in names if t in words}
             if "media" in words:
                 wanted.update(self._blob_tables)
+            if (not wanted and "media" not in words) or words & _INTROSPECTION:
+                # No view named, or the catalog asked for (SHOW TABLES, information_schema):
+                # every view exists, as when views were made at open; those not made yet are empty.
+                for table in names:
+                    if table not in self._defined:
+                        self._define_view(table, [])
+                if "media" not in self._defined:
+                    self._define_media_view()
             names = [t for t in names if t in wanted]
         for table in names:
             index: list[str] = []
@@ -213,11 +248,24 @@ class Store:
             versions = tuple(self._catalog.version(f) for f in files)
             if (files, versions, index, project_files) != self._view_files.get(table):
                 readable = self._readable([p for p, _, _ in project_files])
-                self._define_view(table, files if self._arrow_datasets else self._readable(files), self._readable(index),
-                                  [(r, p, skip) for r, (_, p, skip) in zip(readable, project_files)])
+                schema = schema_for(table)
+                needed = {n for n in schema.column_names if n not in schema.partition}  # the rest are directories
+                in_project_file = {n for n in schema.column_names if n != "project"}  # run_id is a column there
+                whole = [c is not None and in_project_file <= c
+                         for c in self._catalog.file_columns([p for p, _, _ in project_files], readable)]
+                if self._arrow_datasets:
+                    self._define_view(table, files, self._readable(index),
+                                      [(r, p, skip, w) for r, (_, p, skip), w in zip(readable, project_files, whole)])
+                else:
+                    local = self._readable(files)
+                    complete = [c is not None and needed <= c for c in self._catalog.file_columns(files, local)]
+                    self._define_view(table, local, self._readable(index),
+                                      [(r, p, skip, w) for r, (_, p, skip), w in zip(readable, project_files, whole)], complete)
                 self._view_files[table] = (files, versions, index, project_files)
                 if table == "tables":
                     self._define_table_views()
+        if (words is None or "media" in words) and "media" not in self._defined:
+            self._define_media_view()
 
     def _readable(self, paths: list[str]) -> list[str]:
         """Paths as DuckDB opens them: local files as they are, an object store's files as their
@@ -636,7 +684,8 @@ class Store:
         return gc(self.location, dry_run=dry_run, grace_seconds=GRACE_SECONDS if grace_seconds is None else grace_seconds)
 
     def close(self) -> None:
-        self._con.close()
+        if self._connection is not None:
+            self._connection.close()
 
     def __enter__(self) -> "Store":
         return self

@@ -43,7 +43,7 @@ import numpy as np
 import PIL.Image
 
 from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError, LossyConversionWarning
-from . import _display
+from . import _display, _png
 from .base import (
     Media,
     as_array,
@@ -245,6 +245,11 @@ def _pil_from_array(data: np.ndarray, mode: str | None, normalize: bool = True, 
 
 
 def _png_bytes(pil: PIL.Image.Image, compress_level: int = 6) -> bytes:
+    """PNG bytes of ``pil``: through `_png` (both cores, see there) for the modes it writes,
+    unless the image carries what only Pillow's writer keeps (a transparent colour, an ICC
+    profile); through Pillow otherwise (modes 1 and P)."""
+    if pil.mode in _png.SUPPORTED and "transparency" not in pil.info and "icc_profile" not in pil.info:
+        return _png.encode(np.asarray(pil), compress_level)
     buf = io.BytesIO()
     pil.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
@@ -569,7 +574,7 @@ class Image(Media):
         masks = [
             {
                 "name": name,
-                "blob": location.put_blob(_png_bytes(PIL.Image.fromarray(mask), location.png_compress_level), "image/png"),
+                "blob": location.put_blob(_png.encode(mask, location.png_compress_level), "image/png"),
                 "class_labels": sorted(labels.items()),
             }
             for name, (mask, labels) in self._masks.items()
