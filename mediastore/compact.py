@@ -188,6 +188,8 @@ def _is_sorted(column: pa.ChunkedArray) -> bool:
 def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces: list[str], target_bytes: int = TARGET_FILE_BYTES,
                    token: str | None = None) -> None:
     token = "m" + (token or uuid.uuid4().hex[:8])
+    # The newest schema's columns (NULL where older files lacked them): the metadata names it.
+    merged = _conform(merged.replace_schema_metadata(None), schema_for(table).file_schema.remove_metadata())
     parts = [part for _, part in _split(merged, target_bytes)]
     step_column = "step" if "step" in merged.column_names else "last_step"
     names = []
