@@ -153,33 +153,37 @@ def _equal_bins(values: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarr
     if edges is None:
         return np.histogram(values, bins=num_bins)
     # The edges increase strictly: neighbours are a bin apart, up to `tolerance` bins each.
+    scale = num_bins / float(denom)
     counts = None
     for start in range(0, values.size, _BLOCK):
         x = values[start:start + _BLOCK].astype(bin_type, copy=False)
-        position = np.subtract(x, lo)  # numpy's ((x - lo) / denom) * n, operation by operation
-        position /= denom
-        position *= num_bins
+        # (x - lo) * (n / width): numpy's index up to a few epsilons (its division costs as
+        # much as the rest), so it decides only the values farther than `tolerance` from an edge.
+        position = np.subtract(x, lo)
+        position *= scale
         index = position.astype(np.int32)  # in [0, n]: truncation is floor
         off = np.rint(position)
         off -= position
         np.abs(off, out=off)
         near = (off <= tolerance).nonzero()[0]  # always lo's and hi's, seldom others
-        if near.size > 16:  # numpy's correction, on the values near an edge alone
-            i = index[near].astype(np.intp)
-            i[i == num_bins] -= 1  # the last bin is closed: hi goes in it
+        if near.size:
+            # numpy's own index, operation by operation, and its correction: for these alone.
             near_x = x[near]
-            i[near_x < edges[i]] -= 1
-            i[(near_x >= edges[i + 1]) & (i != num_bins - 1)] += 1
-            index[near] = i
-        elif near.size:  # the same, value by value (exact: widening float32 to float is exact)
-            for j, i, v in zip(near.tolist(), index[near].tolist(), x[near].tolist()):
-                if i == num_bins:
-                    i -= 1
-                if v < edges[i]:
-                    i -= 1
-                if i != num_bins - 1 and v >= edges[i + 1]:
-                    i += 1
-                index[j] = i
+            i = (((near_x - lo) / denom) * num_bins).astype(np.intp)
+            if near.size > 16:
+                i[i == num_bins] -= 1  # the last bin is closed: hi goes in it
+                i[near_x < edges[i]] -= 1
+                i[(near_x >= edges[i + 1]) & (i != num_bins - 1)] += 1
+                index[near] = i
+            else:  # the same, value by value (exact: widening float32 to float is exact)
+                for j, k, v in zip(near.tolist(), i.tolist(), near_x.tolist()):
+                    if k == num_bins:
+                        k -= 1
+                    if v < edges[k]:
+                        k -= 1
+                    if k != num_bins - 1 and v >= edges[k + 1]:
+                        k += 1
+                    index[j] = k
         block = np.bincount(index, minlength=num_bins)
         counts = block if counts is None else counts + block
     return counts, edges
