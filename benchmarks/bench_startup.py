@@ -56,18 +56,18 @@ print(json.dumps({"total": time.perf_counter() - t0}))
 """
 
 
-def _run(code: str, env: dict) -> tuple[dict, float]:
+def _run(code: str, env: dict, cwd: str) -> tuple[dict, float]:
     """One fresh interpreter: its own timings, and its wall time from outside (start-up included)."""
     import time
 
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, check=True).stdout
     return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - start
 
 
-def importtime_by_package(env: dict) -> list[tuple[float, str]]:
+def importtime_by_package(env: dict, cwd: str) -> list[tuple[float, str]]:
     """Self import time per top-level package (ms), from one ``-X importtime`` run of the script."""
-    err = subprocess.run([sys.executable, "-X", "importtime", "-c", MEDIASTORE], capture_output=True, text=True, env=env, check=True).stderr
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", MEDIASTORE], capture_output=True, text=True, env=env, cwd=cwd, check=True).stderr
     by_package: collections.Counter = collections.Counter()
     for line in err.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
@@ -90,14 +90,14 @@ def main() -> None:
     env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="ms-startup-pycache-")
 
     found = subprocess.run([sys.executable, "-c", "import mediastore; print(mediastore.__file__)"], capture_output=True,
-                           text=True, env=env, check=True).stdout.strip()
-    _run(MEDIASTORE, env)  # the first run fills the OS file cache (and writes .pyc files)
-    _run(FLOOR, env)
+                           text=True, env=env, cwd=root, check=True).stdout.strip()
+    _run(MEDIASTORE, env, root)  # the first run fills the OS file cache (and writes .pyc files)
+    _run(FLOOR, env, root)
     ms_runs, floor_runs, bare_runs = [], [], []
     for _ in range(args.runs):  # interleaved: a burst of load falls on every variant alike
-        ms_runs.append(_run(MEDIASTORE, env))
-        floor_runs.append(_run(FLOOR, env))
-        bare_runs.append(_run(BARE, env))
+        ms_runs.append(_run(MEDIASTORE, env, root))
+        floor_runs.append(_run(FLOOR, env, root))
+        bare_runs.append(_run(BARE, env, root))
 
     def med(runs, field):
         return statistics.median(r[0][field] for r in runs)
@@ -114,7 +114,7 @@ def main() -> None:
           f"bare interpreter {statistics.median(r[1] for r in bare_runs) * 1e3:.0f} ms")
     print(f"  heavy modules loaded by then: {', '.join(ms_runs[-1][0]['loaded']) or 'none'}")
     print("import time by top-level package (self times, one -X importtime run):")
-    breakdown = importtime_by_package(env)
+    breakdown = importtime_by_package(env, root)
     for ms_, name in breakdown[:15]:
         print(f"  {ms_:7.1f} ms  {name}")
     print(f"  {sum(ms_ for ms_, _ in breakdown):7.1f} ms  all")
