@@ -150,6 +150,7 @@ class Run:
         self._step = 0
         self._pending: dict[str, Any] = {}
         self._fast_keys: tuple = ()  # the last key tuple the fast path validated
+        self._fast_last: tuple[tuple, tuple] | None = None  # (keys, values) of its last call, not yet in _last
         self._step_counts: dict[type, int] = {}  # media items per type at the current step
         self._started_at = _now_us()
         self._finished = False
@@ -203,20 +204,28 @@ class Run:
         RunFinishedError
             The run was finished.
         """
-        # Fast path: a plain dict of plain numbers, committed at once; one tuple append.
+        # Fast path: a plain dict of plain numbers, committed at once; one tuple append. The
+        # summary's part of the call is kept as one reference, merged when the keys change.
         if step is None and commit is None and type(data) is dict and not self._pending and not self._finished:
-            keys = tuple(data)
             values = tuple(data.values())
             for v in values:
-                if type(v) not in _SCALAR_TYPES:
+                if type(v) is not float and type(v) not in _SCALAR_TYPES:
                     break
             else:
-                if keys == self._fast_keys or (keys and all(type(k) is str and k for k in keys)):
+                keys = tuple(data)
+                if keys == self._fast_keys:
+                    keys = self._fast_keys  # one tuple for every call of a loop, shared by the batches
+                elif keys and all(type(k) is str and k for k in keys):
+                    self._settle_last()
                     self._fast_keys = keys
-                    if self.writer._error is not None:
-                        self.writer.raise_pending_error()
-                    self.writer.add_values("scalars", self._step, time.time_ns() // 1000, keys, values, 16 * len(keys))
-                    self._last.update(data)
+                else:
+                    keys = None
+                if keys is not None:
+                    writer = self.writer
+                    if writer._error is not None:
+                        writer.raise_pending_error()
+                    writer.add_values("scalars", self._step, time.time_ns() // 1000, keys, values, 16 * len(keys))
+                    self._fast_last = (keys, values)
                     self._step += 1
                     if self._step_counts:
                         self._step_counts = {}
@@ -298,7 +307,20 @@ class Run:
             item._on_logged(self.project, self.run_id, key, step)
             self.writer.add_media(step, logged_at, key, idx, item)
         # Media are kept as objects; _jsonable calls _summary() only when a record is written.
+        self._settle_last()
         self._last.update(values)
+
+    def _settle_last(self) -> None:
+        """Merge the fast path's last call into ``_last`` (the caller's thread only)."""
+        if self._fast_last is not None:
+            self._last.update(zip(*self._fast_last))
+            self._fast_last = None
+
+    def _last_values(self) -> dict[str, Any]:
+        """The last value of each key, without changing ``_last``: the heartbeat calls this
+        on the writer's timer thread while ``run.log`` goes on."""
+        fast = self._fast_last  # one read: keys and values from the same call
+        return {**self._last, **dict(zip(*fast))} if fast is not None else dict(self._last)
 
     def _check_per_step(self, values: dict[str, Any], counts: dict[type, int]) -> dict[type, int]:
         """Count media per type at the step (this call plus what the step holds already): raise
@@ -449,7 +471,7 @@ class Run:
         return {
             "name": self.name,
             "config": self._config_json,
-            "summary": self._to_json({**dict(self._last), **dict(self.summary)}, "summary"),
+            "summary": self._to_json({**self._last_values(), **dict(self.summary)}, "summary"),
             "state": self.state,
             "started_at": self._started_at,
             "finished_at": finished_at,

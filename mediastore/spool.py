@@ -19,6 +19,7 @@ killed process, not a lost disk.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -26,6 +27,8 @@ import shutil
 import socket
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import cache
 
@@ -54,6 +57,20 @@ def process_start(pid: int) -> str | None:
         return None
 
 
+def _array_from_bytes(data: bytes, dtype: str) -> np.ndarray:
+    return np.frombuffer(data, dtype=dtype)
+
+
+class _ArrayPickler(pickle.Pickler):
+    """Pickles a 1-D numpy array as its bytes and dtype: numpy's own reduction costs about
+    2 us an array, a third of what a histogram's row costs to log."""
+
+    def reducer_override(self, obj):
+        if type(obj) is np.ndarray and obj.ndim == 1 and obj.dtype.kind in "biuf":
+            return _array_from_bytes, (obj.tobytes(), obj.dtype.str)
+        return NotImplemented
+
+
 class RunSpool:
     """The spool directory of one writer."""
 
@@ -69,7 +86,12 @@ class RunSpool:
         """Keep ``items`` (value calls or encoded media rows) of one batch."""
         part = self._parts.get((table, batch), 0)
         self._parts[(table, batch)] = part + 1
-        payload = pickle.dumps((kind, items), protocol=pickle.HIGHEST_PROTOCOL)
+        if kind == "media":  # rows may hold small arrays (histograms): pickled as their bytes
+            sink = io.BytesIO()
+            _ArrayPickler(sink, protocol=pickle.HIGHEST_PROTOCOL).dump((kind, items))
+            payload = sink.getvalue()
+        else:
+            payload = pickle.dumps((kind, items), protocol=pickle.HIGHEST_PROTOCOL)
         cache.write_atomic(self.dir / f"{table}-{batch:06d}-{part:06d}.pkl", payload)
 
     @property

@@ -61,22 +61,29 @@ def _value_columns(table: str, calls: list[tuple[int, int, tuple, tuple]], total
     """Columns step, key, value|text, logged_at from per-call tuples.
 
     Keys are dictionary-encoded per distinct key tuple (training loops repeat the same keys
-    every step), so no per-row Python string handling is needed."""
+    every step, usually as one shared tuple), so no per-row Python string handling is needed."""
     n = len(calls)
-    counts = np.fromiter((len(c[2]) for c in calls), dtype=np.int64, count=n)
-    steps = np.repeat(np.fromiter((c[0] for c in calls), dtype=np.int64, count=n), counts)
-    times = np.repeat(np.fromiter((c[1] for c in calls), dtype=np.int64, count=n), counts)
+    if n == 0:
+        steps_of, times_of, keys_of, values_of = (), (), (), ()
+    else:
+        steps_of, times_of, keys_of, values_of = zip(*calls)  # one pass in C, four tuples
+    counts = np.fromiter(map(len, keys_of), dtype=np.int64, count=n)
+    steps = np.repeat(np.array(steps_of, dtype=np.int64), counts)
+    times = np.repeat(np.array(times_of, dtype=np.int64), counts)
     dictionary: dict[str, int] = {}
-    patterns: dict[tuple, np.ndarray] = {}
-    codes_per_call = []
-    for _, _, keys, _ in calls:
-        codes = patterns.get(keys)
-        if codes is None:
-            codes = patterns[keys] = np.array([dictionary.setdefault(k, len(dictionary)) for k in keys], dtype=np.int32)
-        codes_per_call.append(codes)
-    codes = np.concatenate(codes_per_call) if codes_per_call else np.empty(0, np.int32)
+    if n and keys_of.count(keys_of[0]) == n:  # every call logged the same keys: one pattern
+        codes = np.tile(np.array([dictionary.setdefault(k, len(dictionary)) for k in keys_of[0]], dtype=np.int32), n)
+    else:
+        patterns: dict[tuple, np.ndarray] = {}
+        codes_per_call = []
+        for keys in keys_of:
+            codes = patterns.get(keys)
+            if codes is None:
+                codes = patterns[keys] = np.array([dictionary.setdefault(k, len(dictionary)) for k in keys], dtype=np.int32)
+            codes_per_call.append(codes)
+        codes = np.concatenate(codes_per_call) if codes_per_call else np.empty(0, np.int32)
     key = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(dictionary), pa.string())).cast(pa.string())
-    flat = itertools.chain.from_iterable(c[3] for c in calls)
+    flat = itertools.chain.from_iterable(values_of)
     if table == "scalars":
         value = pa.array(np.fromiter(flat, dtype=np.float64, count=total))
     else:
@@ -140,6 +147,7 @@ class RunWriter:
         self.project = project
         self.run_id = run_id
         self.settings = settings
+        self._flush_rows, self._flush_bytes = settings.flush_rows, settings.flush_bytes  # read at every log call
         self.process = process  # a shared run's process label, in every row (None: one writer)
         self._token = uuid.uuid4().hex[:8]  # tells this writer's files from another's (resume)
         self._seq = 0
@@ -184,11 +192,11 @@ class RunWriter:
     def add_values(self, table: str, step: int, logged_at_us: int, keys: tuple, values: tuple, nbytes: int) -> None:
         """Rows of ``scalars`` or ``texts``: one per key, all at ``step``. The tuples are kept as given."""
         with self._lock:
-            buf = self._batch(table)
+            buf = self._buffers.get(table) or self._batch(table)
             buf.calls.append((step, logged_at_us, keys, values))
             buf.rows += len(keys)
             buf.nbytes += nbytes
-            full = buf.rows >= self.settings.flush_rows or buf.nbytes >= self.settings.flush_bytes
+            full = buf.rows >= self._flush_rows or buf.nbytes >= self._flush_bytes
         if full:
             self.flush(table)
 

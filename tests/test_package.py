@@ -43,3 +43,15 @@ def test_the_wheel_carries_the_schemas_and_the_viewer(tmp_path):
     for name in ("index.html", "app.js", "views.js", "three-views.js", "dom.js", "app.css",
                  "vendor/three.min.js", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css", "vendor/LICENSES.txt"):
         assert f"mediastore/ui/static/{name}" in names, name
+
+
+def test_an_empty_run_loads_no_query_or_compute_library(tmp_path):
+    """Start-up (issue 16): import + ms.init + finish of an empty run on a folder needs neither
+    DuckDB nor pandas nor pyarrow.compute (about 30 ms of import each or more)."""
+    code = (
+        "import sys, mediastore as ms; run = ms.init(project='p', store=sys.argv[1], run_id='r'); run.finish(); "
+        "print(sorted(m for m in ('duckdb', 'pandas', 'pyarrow.compute', 'pyarrow.dataset') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "store")], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert ms.open(str(tmp_path / "store")).runs()["state"].tolist() == ["finished"]

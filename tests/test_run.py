@@ -181,3 +181,37 @@ def test_invalid_names_are_refused(store_uri, name, what):
 def test_non_str_name_is_refused(store_uri):
     with pytest.raises(ms.InvalidNameError, match=r"project must be a str, got int 5"):
         ms.init(project=5, store=store_uri)
+
+
+def test_summary_keeps_the_last_value_through_every_path(store_uri):
+    """run.log's fast path keeps a loop's last call aside and merges it when the keys change;
+    the summary must still be the last value of every key, whichever path logged it."""
+    with ms.init(project="p", store=store_uri) as run:
+        for i in range(5):
+            run.log({"loss": 1.0 / (i + 1), "acc": i / 10})  # the fast path, one key pattern
+        run.log({"loss": 0.05, "lr": 3})  # a new pattern: the previous one's values are merged
+        run.log({"acc": 0.9, "note": "slow"})  # a str: the general path
+        run.log({"loss": 0.01})
+        run.log({"lr": 1, "flag": True}, commit=False)
+        run.log({"acc": 0.95})
+        heartbeat = json.loads(run._record(None)["summary"])  # what the heartbeat thread writes
+        run.log({"loss": 0.001})
+    expected = {"loss": 0.001, "acc": 0.95, "lr": 1, "flag": True, "note": "slow"}
+    assert heartbeat == {**expected, "loss": 0.01}
+    assert json.loads(ms.open(store_uri).runs().iloc[0]["summary"]) == expected
+    rows = scalars(store_uri)
+    assert (0, "loss", 1.0) in rows and (5, "lr", 3.0) in rows and (8, "flag", 1.0) in rows
+    assert len(rows) == 5 * 2 + 2 + 1 + 1 + 3 + 1
+
+
+def test_a_loop_with_one_key_pattern_stores_every_value_under_its_key(store_uri):
+    """One key tuple is shared by the calls of a loop; each row still has its own key and value."""
+    keys = ("loss", "acc", "lr", "grad_norm", "throughput")
+    values = np.random.default_rng(5).random((3000, len(keys)))
+    with ms.init(project="p", store=store_uri, settings=ms.Settings(flush_rows=1000, publish_rows=2000)) as run:
+        for row in values.tolist():
+            run.log(dict(zip(keys, row)))
+        run.log({"loss": -1.0})  # another pattern at the end
+    got = ms.open(store_uri).sql("SELECT step, key, value FROM scalars ORDER BY step, key").fetchall()
+    expected = sorted((step, key, value) for step, row in enumerate(values.tolist()) for key, value in zip(keys, row))
+    assert got == expected + [(3000, "loss", -1.0)]

@@ -159,3 +159,24 @@ def test_default_store_and_env(tmp_path, monkeypatch):
     with ms.init(project="p") as run:
         run.log({"a": 1})
     assert len(ms.open().runs()) == 1
+
+
+def test_parquet_files_dictionary_encode_strings_only(tmp_path):
+    """write_parquet names every string leaf (nested ones too) for a dictionary and no number
+    column: the names must be the column paths pyarrow writes, or the setting does nothing."""
+    import io
+
+    from mediastore.schema import table_names
+    from mediastore.storage import dictionary_columns
+
+    location = StoreLocation(str(tmp_path))
+    for table in table_names():
+        schema = schema_for(table).file_schema
+        location.write_parquet(location.path(f"{table}.parquet"), schema.empty_table())
+        meta = pq.ParquetFile(io.BytesIO(open(tmp_path / f"{table}.parquet", "rb").read())).schema
+        paths = {meta.column(i).path: meta.column(i).physical_type for i in range(len(meta))}
+        chosen = dictionary_columns(schema)
+        assert set(chosen) <= set(paths), (table, sorted(set(chosen) - set(paths)))
+        assert {p for p, kind in paths.items() if kind == "BYTE_ARRAY"} == set(chosen), table
+    scalars = schema_for("scalars").file_schema
+    assert "key" in dictionary_columns(scalars) and "value" not in dictionary_columns(scalars)

@@ -3,8 +3,10 @@
 Rules (documented in the README):
 
 - A sequence (list, tuple, numpy array, torch tensor, anything ``np.asarray`` takes) is
-  flattened and binned with ``np.histogram(values, bins=num_bins)``: ``num_bins`` equal bins
-  over [min, max]. The binning runs in the constructor, so bad input fails at the call.
+  flattened and binned as ``np.histogram(values, bins=num_bins)`` bins it: ``num_bins`` equal
+  bins over [min, max], the last one closed, the same edges and the same counts. The binning
+  runs in the constructor, so bad input fails at the call. See `_equal_bins` for how it gets
+  numpy's counts without numpy's per-value edge corrections.
 - NaN and infinite values are refused with an error that counts them: ``np.histogram`` cannot
   place them, and dropping them silently would hide the diverging run the histogram is
   usually there to show.
@@ -21,6 +23,7 @@ There is no blob: the row holds everything, so ``_encode`` runs inline on the ca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,6 +94,124 @@ def _is_np_histogram(value: Any) -> bool:
     return lengths[1] == lengths[0] + 1
 
 
+#: Values binned per pass: np.histogram's own block, which bounds the temporaries of a huge array.
+_BLOCK = 65536
+#: How far (in bins) a computed bin index may be from where the edges put its value, as a
+#: multiple of the dtype's epsilon times (bins + largest magnitude / bin width). The true
+#: error is a few epsilons of that; 64 leaves room for every rounding of the index and of
+#: ``np.linspace``'s edges.
+_SLACK = 64
+#: The largest such bound for which the shortcut is used; above it (a range tiny beside its
+#: values' magnitude) np.histogram itself runs.
+_MAX_TOLERANCE = 1e-3
+_EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): float(np.finfo(np.float64).eps)}
+_UNSIGNED = {np.dtype(s): np.dtype(u) for s, u in ((np.int8, np.uint8), (np.int16, np.uint16), (np.int32, np.uint32), (np.int64, np.uint64))}
+
+
+def _equal_bins(values: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.histogram(values, bins=num_bins)`` of a flat array of ints or floats: the same
+    edges and counts, about twice as fast at 10,000 values.
+
+    numpy turns every value into a bin index by arithmetic, ``(v - lo) / (hi - lo) * n``, then
+    compares every value with the edges of its bin (two gathers and two masked updates per
+    value) to move the few that rounding put one bin off. A value can be off only if its
+    computed index lies within rounding error of a whole number (an edge). So this computes
+    numpy's indices with numpy's operations in numpy's dtype, and runs numpy's correction on
+    those few values alone: the counts are numpy's. The rounding bound, in bins, is
+    ``_SLACK * eps * (num_bins + max(|lo|, |hi|) / width)``; where it is not small (a range
+    tiny beside the magnitude of its values), for float16 and longdouble, for non-finite
+    values and for ranges numpy cannot split, ``np.histogram`` runs itself (and raises its
+    own errors, which `_bin` words).
+    """
+    dtype = values.dtype
+    if dtype.kind == "f":
+        if dtype not in _EPS:
+            return np.histogram(values, bins=num_bins)
+        bin_type = dtype
+    else:
+        bin_type = _FLOAT64  # np.histogram's edges of integers are float64
+    lo, hi = values.min(), values.max()
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return np.histogram(values, bins=num_bins)  # raises: NaN or infinite values
+    if lo == hi:  # np.histogram's range for one distinct value
+        lo, hi = lo - 0.5, hi + 0.5
+        bin_type = np.result_type(lo, hi, values)
+        if bin_type not in _EPS:
+            return np.histogram(values, bins=num_bins)
+    span = float(hi) - float(lo)
+    if not 0.0 < span <= _LARGEST[bin_type]:  # numpy's arithmetic would overflow
+        return np.histogram(values, bins=num_bins)
+    tolerance = _SLACK * _EPS[bin_type] * (num_bins + max(abs(float(lo)), abs(float(hi))) * num_bins / span)
+    if not tolerance <= _MAX_TOLERANCE:
+        return np.histogram(values, bins=num_bins)
+    unsigned = _UNSIGNED.get(lo.dtype)  # lo and hi share the dtype of `values` (or are float)
+    if unsigned is None:
+        denom = hi - lo
+    else:  # numpy's _unsigned_subtract: the width of a signed int range, exactly
+        denom = np.subtract(hi, lo, casting="unsafe", dtype=unsigned)
+    edges = _linspace(lo, hi, num_bins, bin_type)
+    if edges is None:
+        return np.histogram(values, bins=num_bins)
+    # The edges increase strictly: neighbours are a bin apart, up to `tolerance` bins each.
+    scale = num_bins / float(denom)
+    counts = None
+    for start in range(0, values.size, _BLOCK):
+        x = values[start:start + _BLOCK].astype(bin_type, copy=False)
+        # (x - lo) * (n / width): numpy's index up to a few epsilons (its division costs as
+        # much as the rest), so it decides only the values farther than `tolerance` from an edge.
+        position = np.subtract(x, lo)
+        position *= scale
+        index = position.astype(np.int32)  # in [0, n]: truncation is floor
+        off = np.rint(position)
+        off -= position
+        np.abs(off, out=off)
+        near = (off <= tolerance).nonzero()[0]  # always lo's and hi's, seldom others
+        if near.size:
+            # numpy's own index, operation by operation, and its correction: for these alone.
+            near_x = x[near]
+            i = (((near_x - lo) / denom) * num_bins).astype(np.intp)
+            if near.size > 16:
+                i[i == num_bins] -= 1  # the last bin is closed: hi goes in it
+                i[near_x < edges[i]] -= 1
+                i[(near_x >= edges[i + 1]) & (i != num_bins - 1)] += 1
+                index[near] = i
+            else:  # the same, value by value (exact: widening float32 to float is exact)
+                for j, k, v in zip(near.tolist(), i.tolist(), near_x.tolist()):
+                    if k == num_bins:
+                        k -= 1
+                    if v < edges[k]:
+                        k -= 1
+                    if k != num_bins - 1 and v >= edges[k + 1]:
+                        k += 1
+                    index[j] = k
+        block = np.bincount(index, minlength=num_bins)
+        counts = block if counts is None else counts + block
+    return counts, edges
+
+
+_FLOAT64 = np.dtype(np.float64)
+_LARGEST = {dtype: float(np.finfo(dtype).max) for dtype in _EPS}
+_ARANGES: dict[tuple[np.dtype, int], np.ndarray] = {}
+
+
+def _linspace(lo: Any, hi: Any, num_bins: int, dtype: np.dtype) -> np.ndarray | None:
+    """``np.linspace(lo, hi, num_bins + 1, dtype=dtype)`` as np.histogram calls it, without its
+    generic set-up (a third of the binning's time at 10,000 values): numpy's own steps,
+    ``arange(n + 1) * ((hi - lo) / n) + lo`` with the last edge set to ``hi``, in ``dtype``.
+    None where numpy takes another path (a step that underflows to zero)."""
+    start, stop = dtype.type(lo), dtype.type(hi)
+    step = (stop - start) / num_bins
+    if step == 0:
+        return None
+    ramp = _ARANGES.get((dtype, num_bins))
+    if ramp is None:
+        ramp = _ARANGES[(dtype, num_bins)] = np.arange(0, num_bins + 1, dtype=dtype)
+    edges = ramp * step
+    edges += start
+    edges[-1] = stop
+    return edges
+
+
 def _bin(sequence: Any, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
     values = _numbers(sequence, "Histogram sequence")
     if values.ndim == 0:
@@ -104,8 +225,9 @@ def _bin(sequence: Any, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
         )
     values = values.ravel()
     try:
-        return np.histogram(values, bins=num_bins)
-    except ValueError as exc:  # numpy's words; ours name the count and the fix
+        counts, edges = _equal_bins(values, num_bins)
+    except (ValueError, IndexError) as exc:  # numpy's words; ours name the count and the fix
+        # (IndexError: np.histogram's one bin over a range wider than the largest float)
         if values.dtype.kind == "f" and _count_not_finite(values):
             raise InvalidMediaError(
                 f"Histogram sequence has {_count_not_finite(values)} NaN or infinite value(s) out of {values.size}; "
@@ -115,6 +237,7 @@ def _bin(sequence: Any, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
             f"Histogram cannot split the range of its values [{values.min()!r}, {values.max()!r}] into {num_bins} "
             f"equal bins ({exc}) — pass a smaller num_bins, or bin it yourself and pass np_histogram=(counts, edges)"
         ) from None
+    return counts.astype(np.int64, copy=False), edges.astype(np.float64, copy=False)
 
 
 def _check_np_histogram(np_histogram: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -226,20 +349,21 @@ class Histogram(Media):
 
     # -- engine contract -------------------------------------------------------------------
     def _as_lists(self) -> tuple[list[float], list]:
-        """Edges and heights as Python lists, made once: the row and the summary share them
-        (neither is changed after), and every logged item needs both."""
+        """Edges and heights as Python lists for the summary's JSON, made once (the summary of a
+        key is written again at every heartbeat)."""
         if self._lists is None:
             self._lists = (self._bins.tolist(), self._counts.tolist())
         return self._lists
 
     def _encode(self, location) -> dict[str, Any]:
-        bins, values = self._as_lists()
+        # The arrays themselves (read-only, never changed): Arrow reads a list cell from an
+        # array at C speed, where Python lists cost a float object per edge and count.
         heights = self._counts.dtype.kind == "f"
         return {
-            "bins": bins,
-            "counts": None if heights else values,
-            "heights": values if heights else None,
-            "num_bins": len(values),
+            "bins": self._bins,
+            "counts": None if heights else self._counts,
+            "heights": self._counts if heights else None,
+            "num_bins": len(self._counts),
         }
 
     @classmethod

@@ -309,3 +309,83 @@ def test_a_failed_log_call_stores_nothing(store_uri, bad_call):
         run.log({"after": ms.Histogram([1.0, 2.0])})
     rows = ms.open(store_uri).sql("SELECT step, key FROM histograms").fetchall()
     assert rows == [(0, "after")]
+
+
+# -- binning: the counts and edges of np.histogram, for every kind of input -------------------
+
+
+def _inputs(seed: int) -> list[np.ndarray]:
+    """Arrays of one seed from every family the binning treats apart: floats at every scale,
+    float32, ints of every width (also their extremes), constant arrays, values exactly on the
+    edges, ranges tiny beside their magnitude, huge ranges, float16, more than one block."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    edges = np.linspace(rng.uniform(-100, 0), rng.uniform(0.1, 100), int(rng.integers(2, 513)))
+    i64 = np.iinfo(np.int64)
+    return [
+        rng.standard_normal(n) * 10.0 ** rng.uniform(-300, 300),
+        rng.uniform(-1e3, 1e3, n),
+        (rng.standard_normal(n) * 10.0 ** rng.uniform(-30, 30)).astype(np.float32),
+        rng.integers(-(10 ** int(rng.integers(0, 18))), 10 ** int(rng.integers(0, 18)) + 1, n, dtype=np.int64),
+        rng.integers(i64.min, i64.max, n, dtype=np.int64, endpoint=True),
+        rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True),
+        rng.integers(-128, 128, n).astype(np.int8),
+        rng.integers(0, 256, n).astype(np.uint8),
+        rng.integers(0, 65, n).astype(np.int32),  # every value on an edge of 64 bins over [0, 64]
+        np.full(n, rng.standard_normal() * 10.0 ** rng.uniform(-5, 5)),
+        np.full(n, int(rng.integers(-1000, 1000))),
+        rng.choice(edges, n),  # values exactly on (another histogram's) edges
+        np.round(rng.standard_normal(n), int(rng.integers(0, 4))),  # many repeats
+        1e6 + rng.uniform(0.0, 1e-4, n),  # a range tiny beside its magnitude
+        np.concatenate([[np.finfo(np.float64).min / 2, np.finfo(np.float64).max / 2], rng.standard_normal(n)]),
+        np.array([np.finfo(np.float64).min, 0.0, np.finfo(np.float64).max]),
+        np.array([np.finfo(np.float32).min, 1.0, np.finfo(np.float32).max], dtype=np.float32),
+        rng.standard_normal(n).astype(np.float16),
+        rng.standard_normal(int(rng.integers(65_536, 200_000))),  # more than one block of 65,536
+    ]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_counts_and_edges_are_np_histograms(seed):
+    rng = np.random.default_rng(1000 + seed)
+    for values in _inputs(seed):
+        num_bins = int(rng.choice([1, 2, 3, 7, 10, 64, 100, 255, 511, 512]))
+        with np.errstate(all="ignore"):  # numpy warns of overflow in ranges near the float limits
+            try:
+                counts, edges = np.histogram(values, bins=num_bins)
+            except (ValueError, IndexError):  # a range wider than the largest float (IndexError: 1 bin)
+                with pytest.raises(ms.InvalidMediaError, match="cannot split the range"):
+                    ms.Histogram(values, num_bins=num_bins)
+                continue
+            histogram = ms.Histogram(values, num_bins=num_bins)
+        where = f"{values.dtype} x {values.size} in [{values.min()}, {values.max()}], {num_bins} bins"
+        np.testing.assert_array_equal(histogram.counts, counts, err_msg=where)
+        np.testing.assert_array_equal(histogram.bins, edges.astype(np.float64), err_msg=where)
+        assert histogram.counts.dtype == np.int64 and histogram.bins.dtype == np.float64
+
+
+@pytest.mark.parametrize("num_bins", [1, 4, 64, 512])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.uint8])
+def test_values_on_the_edges_go_where_np_histogram_puts_them(num_bins, dtype):
+    # Every edge of a histogram over [0, 255], the upper one included (the last bin is closed).
+    edges = np.histogram(np.array([0, 255], dtype=dtype), bins=num_bins)[1]
+    values = np.concatenate([edges, edges[:-1] + np.diff(edges) / 2]).astype(dtype)
+    histogram = ms.Histogram(values, num_bins=num_bins)
+    np.testing.assert_array_equal(histogram.counts, np.histogram(values, bins=num_bins)[0])
+    assert histogram.counts[-1] >= np.count_nonzero(values == values.max()) > 0  # the upper edge is in the last bin
+
+
+def test_the_shortcut_is_taken_for_ordinary_values(monkeypatch):
+    """The comparisons above would also pass if every input fell back on np.histogram: pin
+    that ordinary floats and ints are binned without calling it."""
+    values = [np.random.default_rng(3).standard_normal(10_000), np.arange(-500, 1500), GRADS.astype(np.float32)]
+    expected = [np.histogram(v, bins=64) for v in values]
+
+    def no_histogram(*args, **kwargs):
+        raise AssertionError("np.histogram was called")
+
+    monkeypatch.setattr(np, "histogram", no_histogram)
+    for v, (counts, edges) in zip(values, expected):
+        histogram = ms.Histogram(v)
+        np.testing.assert_array_equal(histogram.counts, counts)
+        np.testing.assert_array_equal(histogram.bins, edges)
