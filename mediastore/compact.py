@@ -280,8 +280,15 @@ def project_file_schema(table: str) -> pa.Schema:
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """A run file's rows in ``schema``'s columns: a file of an older schema version lacks the
     newer columns, which become NULL, as the views read them."""
-    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-               for f in schema]
+    if table.schema.remove_metadata() == schema:
+        return table  # already so (no cast: it would import pyarrow.compute at every run's finish)
+    columns = []
+    for f in schema:
+        if f.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, f.type))
+        else:
+            column = table.column(f.name)
+            columns.append(column if column.type == f.type else column.cast(f.type))
     return pa.Table.from_arrays(columns, schema=schema)
 
 
