@@ -246,6 +246,7 @@ class Catalog:
         self._info: dict[str, tuple[str, CompactedInfo]] = {}  # path -> (version read, its metadata)
         self._versions: dict[str, str] = {}  # published files: path -> version (ETag, mtime) in the last listing
         self._sizes: dict[str, int] = {}  # published files: path -> size in the last listing
+        self._lazy_infos: dict[str, tuple] = {}  # run directory -> its runs index row's compactions, unparsed
         self._pins: dict[str, str] = {}  # local stores: path -> a hard link to the version being read
         self._covers: dict[str, set[tuple[str, str, str]]] = {}  # index file -> (project, run, name)
         self._coverage: dict[str, dict[str, tuple[str, ...]]] = {}  # project file -> run -> names
@@ -371,6 +372,8 @@ class Catalog:
     def _load_infos(self, paths: list[str]) -> None:
         """Read the compaction metadata of many compacted files at once (a query over many runs
         would otherwise read one footer after another)."""
+        for directory in {p.rsplit("/", 1)[0] for p in paths} & self._lazy_infos.keys():
+            self._learn_lazy(directory)  # what a runs index recorded: no read
         unknown = [p for p in paths if (cached := self._info.get(p)) is None or cached[0] != self.version(p)]
         if len(unknown) < 2:
             return
@@ -426,6 +429,8 @@ class Catalog:
         cached = self._info.get(path)
         if cached is not None and cached[0] == version:
             return cached[1]
+        if self._learn_lazy(path.rsplit("/", 1)[0]):  # a runs index recorded this run's compactions
+            return self.info(path)
         meta = self._footer(path)
         info = CompactedInfo(
             tuple(json.loads(meta.get(REPLACES_KEY, b"[]"))),
@@ -435,6 +440,18 @@ class Catalog:
         with self._lock:
             self._info[path] = (version, info)
         return info
+
+    def _learn_lazy(self, directory: str) -> bool:
+        """Learn the compaction metadata a runs index row recorded for a run directory
+        (`covers` keeps it unparsed); False if there was none."""
+        lazy = self._lazy_infos.pop(directory, None)
+        if lazy is None:
+            return False
+        column, i, sizes = lazy
+        for c in column[i].as_py() or ():
+            self._learn(f"{directory}/{c['name']}", sizes.get(c["name"]),
+                        CompactedInfo(tuple(c["replaces"]), tuple(c["group"]), c["compacted_at"]))
+        return True
 
     def _learn(self, path: str, size: str | None, info: CompactedInfo) -> None:
         """Metadata an index recorded for a file: kept if it is of the size listed."""
@@ -526,17 +543,18 @@ class Catalog:
         found = self._covers.get(index_path)
         if found is None:
             table = self.read_tables([index_path])[0]
-            columns = ["project", "run_id", "record_files", "record_compactions"]
+            columns = ["project", "run_id", "record_files"]
             rows = zip(*(table.column(c).to_pylist() for c in columns),
                        table.column("record_versions").to_pylist() if "record_versions" in table.column_names else [None] * table.num_rows)
             found = set()
             runs_dir = index_path.rsplit("/", 2)[0]  # <root>/runs/project=<p>
-            for p, r, names, compactions, versions in rows:
+            compactions = table.column("record_compactions")
+            for i, (p, r, names, versions) in enumerate(rows):
                 versions = dict(zip(names or (), versions or ()))  # format 3 indexes recorded none
                 found.update((p, r, ident(name, versions.get(name))) for name in names or ())
-                for c in compactions or ():
-                    info = CompactedInfo(tuple(c["replaces"]), tuple(c["group"]), c["compacted_at"])
-                    self._learn(f"{runs_dir}/run={r}/{c['name']}", versions.get(c["name"]), info)
+                # Their compaction metadata is parsed when asked for (`info`): a run whose files
+                # are all covered needs none, and 10,000 rows of structs cost a tenth of a second.
+                self._lazy_infos[f"{runs_dir}/run={r}"] = (compactions, i, versions)
             with self._lock:
                 self._covers[index_path] = found
         return found
@@ -559,10 +577,25 @@ class Catalog:
                     self.covers(f"{directory}/{name}")
                 else:
                     self.coverage(f"{directory}/{name}")
+        covered: set[tuple[str, str, str]] = set()
+        for index_path in self._covers_of(live):
+            covered |= index_path
+        if covered:
+            # A run directory whose every file a live runs index stands for, in the version it
+            # recorded, holds exactly what was live when the index was written: no footer needed.
+            for directory in [d for d in by_dir if d.split("/")[-3] == "runs" and d.split("/")[-1].startswith("run=")]:
+                project, run = partition_of(directory + "/x")
+                names = by_dir[directory]
+                if all((project, run, self.ident(f"{directory}/{n}")) in covered for n in names):
+                    live.update(f"{directory}/{n}" for n in by_dir.pop(directory))
         self._load_infos([f"{d}/{n}" for d, names in by_dir.items() for n in names if is_compacted_name(n)])
         for directory, names in by_dir.items():
             live.update(f"{directory}/{n}" for n in self._live_names(directory, names))
         return live
+
+    def _covers_of(self, paths: set[str]) -> list[set[tuple[str, str, str]]]:
+        """`covers` of the live runs index files among ``paths``."""
+        return [self.covers(p) for p in paths if _is_index(p) and p.split("/")[-4] == "runs"]
 
     def _live_names(self, directory: str, names: set[str]) -> set[str]:
         """The rule at the top, for the files of one directory."""

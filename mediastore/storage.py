@@ -109,10 +109,16 @@ def blob_path(digest: str, mime: str) -> str:
 
 def partition_of(path: str) -> tuple[str, str]:
     """(project, run_id) of a file or directory path inside ``<table>/project=<p>/run=<r>/``."""
-    parts = path.rstrip("/").split("/")
-    project = next(p for p in reversed(parts) if p.startswith("project="))
-    run = next(p for p in reversed(parts) if p.startswith("run="))
-    return project.split("=", 1)[1], run.split("=", 1)[1]
+    path = path.rstrip("/")
+    start = path.rfind("/project=") + len("/project=")
+    middle = path.find("/run=", start)
+    if start < len("/project=") or middle < 0:  # not below <table>/project=<p>/run=<r>: as before, StopIteration
+        parts = path.split("/")
+        project = next(p for p in reversed(parts) if p.startswith("project="))
+        run = next(p for p in reversed(parts) if p.startswith("run="))
+        return project.split("=", 1)[1], run.split("=", 1)[1]
+    end = path.find("/", middle + 5)
+    return path[start:middle], path[middle + 5 : end if end >= 0 else None]
 
 
 def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.AbstractFileSystem, str, str]:
