@@ -484,9 +484,7 @@ class Catalog:
         live = self._live("runs", project)
         index = sorted(f for f in live if _is_index(f))
         records = sorted(f for f in live if not _is_index(f))
-        covered: set[tuple[str, str, str]] = set()
-        for path in index:
-            covered |= self.covers(path)
+        covered = self._covered(index)
         uncovered = [f for f in records if (*partition_of(f), self.ident(f)) not in covered]
         return RunsListing(index, records, uncovered)
 
@@ -577,14 +575,12 @@ class Catalog:
                     self.covers(f"{directory}/{name}")
                 else:
                     self.coverage(f"{directory}/{name}")
-        covered: set[tuple[str, str, str]] = set()
-        for index_path in self._covers_of(live):
-            covered |= index_path
+        covered = self._covered(live)
         if covered:
             # A run directory whose every file a live runs index stands for, in the version it
             # recorded, holds exactly what was live when the index was written: no footer needed.
             for directory in [d for d in by_dir if d.split("/")[-3] == "runs" and d.split("/")[-1].startswith("run=")]:
-                project, run = partition_of(directory + "/x")
+                project, run = partition_of(directory)
                 names = by_dir[directory]
                 if all((project, run, self.ident(f"{directory}/{n}")) in covered for n in names):
                     live.update(f"{directory}/{n}" for n in by_dir.pop(directory))
@@ -593,9 +589,13 @@ class Catalog:
             live.update(f"{directory}/{n}" for n in self._live_names(directory, names))
         return live
 
-    def _covers_of(self, paths: set[str]) -> list[set[tuple[str, str, str]]]:
-        """`covers` of the live runs index files among ``paths``."""
-        return [self.covers(p) for p in paths if _is_index(p) and p.split("/")[-4] == "runs"]
+    def _covered(self, paths) -> set[tuple[str, str, str]]:
+        """The union of `covers` of the runs index files among ``paths``."""
+        covered: set[tuple[str, str, str]] = set()
+        for path in paths:
+            if _is_index(path) and path.split("/")[-4] == "runs":
+                covered |= self.covers(path)
+        return covered
 
     def _live_names(self, directory: str, names: set[str]) -> set[str]:
         """The rule at the top, for the files of one directory."""

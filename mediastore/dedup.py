@@ -65,12 +65,10 @@ def dedup_project(location: StoreLocation, project: str, runs: set[str], *, cata
     for table in PACKED_TABLES:
         listing = catalog.table_listing(table, project)
         chosen = [f for f in listing.files if partition_of(f)[1] in runs]
-        if any(f.rsplit("/", 1)[1].startswith("_") for f in chosen):
-            chosen = [f for f in chosen if not any(g.rsplit("/", 1)[1].startswith("_") and partition_of(g) == partition_of(f)
-                                                   for g in chosen)]  # a run not compacted yet waits
-        files[table] = chosen
+        waiting = {partition_of(f) for f in chosen if f.rsplit("/", 1)[1].startswith("_")}  # not compacted yet
+        files[table] = [f for f in chosen if partition_of(f) not in waiting]
     # sha256 -> every copy, with when a row first pointed at it
-    first_logged: dict[str, dict[tuple[str, int], tuple[int, dict]]] = {}
+    copies_of: dict[str, dict[tuple[str, int], tuple[int, dict]]] = {}
     read: dict[str, list[pa.Table]] = {}
     for table, paths in files.items():
         read[table] = catalog.read_tables(paths)
@@ -80,12 +78,12 @@ def dedup_project(location: StoreLocation, project: str, runs: set[str], *, cata
                 for blob in _blobs_of(row):
                     if not blob["uri"].startswith(_PACKS) or not blob.get("sha256"):
                         continue
-                    copies = first_logged.setdefault(blob["sha256"], {})
+                    copies = copies_of.setdefault(blob["sha256"], {})
                     where = _where(blob)
                     if where not in copies or at < copies[where][0]:
                         copies[where] = (at, blob)
     canonical: dict[str, dict] = {}
-    for digest, copies in first_logged.items():
+    for digest, copies in copies_of.items():
         if len(copies) > 1:
             (_, best), *others = sorted(copies.items(), key=lambda item: (item[1][0], item[0]))
             canonical[digest] = best[1]
@@ -103,7 +101,7 @@ def dedup_project(location: StoreLocation, project: str, runs: set[str], *, cata
                     if best is not None and _where(blob) != _where(best):
                         blob.update(uri=best["uri"], offset=best["offset"], length=best["length"])
                         moved[(table, i)] = moved.get((table, i), 0) + 1
-    moved.update({key: moved.get(key, 0) for key in _repack(location, data, first_logged)})
+    moved.update({key: moved.get(key, 0) for key in _repack(location, data, copies_of)})
     for (table, i), changed in sorted(moved.items()):
         rows = read[table][i]
         rewrite_published(location, table, files[table][i], pa.Table.from_pylist(data[table][i], schema=rows.schema))

@@ -253,14 +253,13 @@ class Store:
                 in_project_file = {n for n in schema.column_names if n != "project"}  # run_id is a column there
                 whole = [c is not None and in_project_file <= c
                          for c in self._catalog.file_columns([p for p, _, _ in project_files], readable)]
+                project = [(r, p, skip, w) for r, (_, p, skip), w in zip(readable, project_files, whole)]
                 if self._arrow_datasets:
-                    self._define_view(table, files, self._readable(index),
-                                      [(r, p, skip, w) for r, (_, p, skip), w in zip(readable, project_files, whole)])
+                    self._define_view(table, files, self._readable(index), project)
                 else:
                     local = self._readable(files)
                     complete = [c is not None and needed <= c for c in self._catalog.file_columns(files, local)]
-                    self._define_view(table, local, self._readable(index),
-                                      [(r, p, skip, w) for r, (_, p, skip), w in zip(readable, project_files, whole)], complete)
+                    self._define_view(table, local, self._readable(index), project, complete)
                 self._view_files[table] = (files, versions, index, project_files)
                 if table == "tables":
                     self._define_table_views()

@@ -114,7 +114,7 @@ def _now_us() -> int:
 
 
 def _mark_crashed(location, project: str, run_id: str, token: str, last_step: int | None, process: str | None = None) -> None:
-    record = read_run_record(location, project, run_id, process=process) if process is not None else read_run_record(location, project, run_id)
+    record = read_run_record(location, project, run_id, process=process)  # None: the run's record
     if record is None or record["state"] != "running":
         return
     if last_step is not None:
