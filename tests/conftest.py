@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import threading
 import uuid
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import mediastore as ms
+from mediastore.storage import StoreLocation
 
 
 BUCKET = "mediastore-test"
@@ -131,6 +133,26 @@ def shared_store_uri(request, tmp_path):
     if request.param == "local":
         return str(tmp_path / "store")
     return f"s3://{request.getfixturevalue('s3_bucket')}/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["local", "s3"])
+def checked_in_store(request, tmp_path):
+    """``copy(source)``: a store checked in under ``tests/data`` copied as it is, file by file,
+    to a local folder, or to a prefix in the bucket on the loopback S3 server; its URI."""
+
+    def copy(source) -> str:
+        if request.param == "local":
+            root = tmp_path / "store"
+            shutil.copytree(source, root)
+            return str(root)
+        uri = f"s3://{request.getfixturevalue('s3_bucket')}/{uuid.uuid4().hex[:12]}"
+        loc = StoreLocation(uri)
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                loc.fs.pipe_file(loc.path(path.relative_to(source).as_posix()), path.read_bytes())
+        return uri
+
+    return copy
 
 
 @pytest.fixture

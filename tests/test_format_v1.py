@@ -6,8 +6,6 @@ upgrades it in place to the current format without changing what readers see."""
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +18,9 @@ from mediastore.storage import FORMAT_VERSION, StoreLocation
 V1 = Path(__file__).parent / "data" / "store-v1"
 
 
-@pytest.fixture(params=["local", "s3"])
-def v1_uri(request, tmp_path):
-    if request.param == "local":
-        root = tmp_path / "store"
-        shutil.copytree(V1, root)
-        return str(root)
-    uri = f"s3://{request.getfixturevalue('s3_bucket')}/{uuid.uuid4().hex[:12]}"
-    loc = StoreLocation(uri)
-    for path in sorted(V1.rglob("*")):
-        if path.is_file():
-            loc.fs.pipe_file(loc.path(path.relative_to(V1).as_posix()), path.read_bytes())
-    return uri
+@pytest.fixture
+def v1_uri(checked_in_store):
+    return checked_in_store(V1)
 
 
 def check_reads(uri):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -154,18 +153,9 @@ def test_a_project_file_does_not_stand_for_a_run_whose_file_was_rewritten(shared
 
 
 # -- a store of format 3 --------------------------------------------------------------------
-@pytest.fixture(params=["local", "s3"])
-def v3_uri(request, tmp_path):
-    if request.param == "local":
-        root = tmp_path / "store"
-        shutil.copytree(V3, root)
-        return str(root)
-    uri = f"s3://{request.getfixturevalue('s3_bucket')}/{uuid.uuid4().hex[:12]}"
-    loc = StoreLocation(uri)
-    for path in sorted(V3.rglob("*")):
-        if path.is_file():
-            loc.fs.pipe_file(loc.path(path.relative_to(V3).as_posix()), path.read_bytes())
-    return uri
+@pytest.fixture
+def v3_uri(checked_in_store):
+    return checked_in_store(V3)
 
 
 def check_v3(uri: str, v3b_steps: int = 12) -> None:
