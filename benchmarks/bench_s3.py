@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import platform
 import shutil
@@ -44,6 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -183,7 +185,23 @@ class Bench:
 
             return self.timed(where, once), self.timed(where, once)
 
-        return {"open": open_only, "runs": runs, "history": history, "aggregate": aggregate, "image": image}
+        def viewer(where):
+            # The viewer's runs page of the project: its one API call, on a fresh Store and server.
+            from mediastore.ui import ViewerServer
+
+            server = ViewerServer(self.open(where), port=0)
+            server.start()
+            try:
+                def page():
+                    with urllib.request.urlopen(server.url + "api/runs?project=bench&limit=50") as response:
+                        assert len(json.loads(response.read())["runs"]) == 50
+
+                return self.timed(where, page)
+            finally:
+                server.shutdown()
+
+        return {"open": open_only, "runs": runs, "history": history, "aggregate": aggregate, "image": image,
+                "viewer": viewer}
 
     def log_images(self, where: str, arrays: list[np.ndarray]) -> tuple[float, dict[str, int]]:
         # A store of its own: the new runs would otherwise change what the reads read.
@@ -211,6 +229,7 @@ def measure(bench: Bench, runs: int, reps: int, n_images: int) -> list[Row]:
             "aggregate over runs, warm",
             "image row + decode, cold",
             "image row + decode, warm",
+            "viewer runs page, cold",
         )
     }
     logging = Row(f"log {n_images} images {IMAGE_SIZE}x{IMAGE_SIZE} + finish", items=n_images)
@@ -226,7 +245,8 @@ def measure(bench: Bench, runs: int, reps: int, n_images: int) -> list[Row]:
                 rows[f"{label}, cold"].add(local[0][0], s3[0][0], s3[0][1])
                 rows[f"{label}, warm"].add(local[1][0], s3[1][0], s3[1][1])
             else:
-                label = {"open": "ms.open", "runs": "store.runs(), cold", "history": "store.history(run), cold"}[name]
+                label = {"open": "ms.open", "runs": "store.runs(), cold", "history": "store.history(run), cold",
+                         "viewer": "viewer runs page, cold"}[name]
                 rows[label].add(local[0], s3[0], s3[1])
             log(f"  rep {rep + 1} {name}: local {local} | S3 {s3}")
         chunk = arrays[2 * rep * n_images : (2 * rep + 2) * n_images]

@@ -55,6 +55,16 @@ reader reads such a file's footer and rows from one hard link (`_pin`), so a rew
 the two cannot make it read the new rows twice. Deletes (delete.py) and dedup (dedup.py)
 rewrite published files the same way, at any time, so a local reader hands DuckDB a pin of
 every published run file it reads (`local_copies`).
+
+**Run directory stamps** (local folders). A runs index row also records its run directory's
+stamp (mtime and inode) when the directory had not changed for 2 s before it was stat-ed,
+which was before it was listed. Every write in a run directory is a create or a rename in it
+(storage.write_bytes), which changes the directory's mtime, and a change made after the stat
+gets an mtime at least 2 s newer than the one recorded (git's rule for racily clean files).
+So a reader of the runs view that finds a run directory with the stamp a live index row
+recorded knows its files are the ones the row stands for without listing it
+(`runs_view_listing`): at 10,000 runs one stat per run instead of a directory read and a stat
+per file.
 """
 
 from __future__ import annotations
@@ -80,6 +90,8 @@ __all__ = ["Catalog", "CompactedInfo", "RunsListing", "TableListing", "is_compac
 #: The runs index's directory inside ``runs/project=<p>/``, and the project files' inside
 #: ``<table>/project=<p>/``.
 INDEX_DIR = "_index"
+#: A run directory's stamp is recorded only if it had not changed for this long (module docstring).
+_STAMP_SETTLED_NS = 2_000_000_000
 #: Parallel reads when no local cache is at hand (an object store with the cache off).
 _READ_WORKERS = 16
 
@@ -152,28 +164,60 @@ def _is_index(path: str) -> bool:
     return f"/{INDEX_DIR}/" in path
 
 
-def _walk_local(prefix: str) -> list[tuple[str, str]]:
-    """(path, version) of the Parquet files below a local directory: os.scandir, and a stat
-    only for published (compacted) names, the files that a resume may rewrite."""
-    out, stack = [], [prefix]
+def _walk_local(prefix: str) -> dict[str, dict[str, tuple[int, int] | None]]:
+    """The Parquet files below a local directory, as {directory: {name: (size, mtime_ns) of a
+    published (compacted) name, the files that a resume may rewrite, else None}}: os.scandir,
+    and a stat only for the published names."""
+    out: dict[str, dict[str, tuple[int, int] | None]] = {}
+    stack = [prefix]
     while stack:
         directory = stack.pop()
         try:
             entries = list(os.scandir(directory))
         except (FileNotFoundError, NotADirectoryError):
             continue
+        names: dict[str, tuple[int, int] | None] = {}
         for entry in entries:
+            name = entry.name
             if entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
-            elif entry.name.endswith(".parquet") and not entry.name.startswith("."):
-                version = ""
-                if is_compacted_name(entry.name):
+            elif name.endswith(".parquet") and name[0] != ".":
+                if is_compacted_name(name):
                     try:
-                        version = _local_version(entry.stat())
+                        st = entry.stat()
                     except FileNotFoundError:
                         continue
-                out.append((entry.path, version))
-    return [(p, v) for p, v in out if "/project=" in p]
+                    names[name] = (st.st_size, st.st_mtime_ns)
+                else:
+                    names[name] = None
+        if names and "/project=" in directory + "/":
+            out[directory] = names
+    return out
+
+
+def dir_stamp(st: os.stat_result) -> str:
+    """A local run directory's stamp (module docstring): its mtime and inode."""
+    return f"{st.st_mtime_ns:x}-{st.st_ino:x}"
+
+
+def settled_dir_stamps(project_dir: str) -> dict[str, str]:
+    """run_id -> `dir_stamp` of each run directory in a local ``runs/project=<p>`` directory
+    that had not changed for 2 s (the others get none). Taken before the runs are listed."""
+    now = time.time_ns()
+    out = {}
+    try:
+        entries = list(os.scandir(project_dir))
+    except FileNotFoundError:
+        return out
+    for entry in entries:
+        if entry.name.startswith("run=") and entry.is_dir(follow_symlinks=False):
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if now - st.st_mtime_ns > _STAMP_SETTLED_NS:
+                out[entry.name[4:]] = dir_stamp(st)
+    return out
 
 
 def _local_version(st: os.stat_result) -> str:
@@ -250,6 +294,7 @@ class Catalog:
         self._pins: dict[str, str] = {}  # local stores: path -> a hard link to the version being read
         self._covers: dict[str, set[tuple[str, str, str]]] = {}  # index file -> (project, run, name)
         self._coverage: dict[str, dict[str, tuple[str, ...]]] = {}  # project file -> run -> names
+        self._dir_idents: dict[str, dict[str, tuple]] = {}  # runs index file -> `_index_dirs`
         self._seen: dict[str, set[str]] = {}
         self._stamps: dict[str, tuple] = {}  # object stores: path -> (size, ETag) from the last LIST
         self._columns: dict[str, tuple[str, frozenset[str]]] = {}  # path -> (version read, its top-level columns)
@@ -257,14 +302,7 @@ class Catalog:
 
     def _list(self, prefix: str) -> list[str]:
         if self.location.is_local:
-            found = _walk_local(prefix)
-            with self._lock:
-                for path, version in found:
-                    if version:
-                        self._versions[path] = version
-                        self._sizes[path] = int(version.rsplit("-", 1)[1], 16)
-                        self._pins.pop(path, None)  # pinned again if still needed (_live_names)
-            return [path for path, _ in found]
+            return [f"{d}/{n}" for d, names in self._list_local(prefix).items() for n in names]
         fs = self.location.fs
         if self.location.protocol != "memory":
             fs.invalidate_cache(prefix)
@@ -287,6 +325,19 @@ class Catalog:
                     self._sizes[path] = int(info.get("size") or 0)
                 out.append(path)
         return out
+
+    def _list_local(self, prefix: str) -> dict[str, dict[str, tuple[int, int] | None]]:
+        """`_walk_local`, noting the version and size of every published file listed."""
+        found = _walk_local(prefix)
+        with self._lock:
+            for directory, names in found.items():
+                for name, stat in names.items():
+                    if stat is not None:
+                        path = f"{directory}/{name}"
+                        self._versions[path] = f"{stat[1]:x}-{stat[0]:x}"  # as _local_version
+                        self._sizes[path] = stat[0]
+                        self._pins.pop(path, None)  # pinned again if still needed (_live_names)
+        return found
 
     def version(self, path: str) -> str:
         """Which version of a published file the last listing showed ("" for a writer's hidden
@@ -447,7 +498,8 @@ class Catalog:
         lazy = self._lazy_infos.pop(directory, None)
         if lazy is None:
             return False
-        column, i, sizes = lazy
+        column, i, names, sizes = lazy
+        sizes = dict(zip(names or (), sizes or ()))
         for c in column[i].as_py() or ():
             self._learn(f"{directory}/{c['name']}", sizes.get(c["name"]),
                         CompactedInfo(tuple(c["replaces"]), tuple(c["group"]), c["compacted_at"]))
@@ -465,6 +517,11 @@ class Catalog:
         return sorted(f for f in self._live(table, project, run_id) if not _is_index(f))
 
     def _live(self, table: str, project: str | None = None, run_id: str | None = None) -> set[str]:
+        return self._live_detail(table, project, run_id)[0]
+
+    def _live_detail(self, table: str, project: str | None = None, run_id: str | None = None) -> tuple[set[str], set[str]]:
+        """The live files, and the run directories of ``runs`` whose every file a live runs
+        index stands for."""
         parts = [table]
         if project is not None:
             parts.append(f"project={project}")
@@ -472,21 +529,82 @@ class Catalog:
                 parts.append(f"run={run_id}")
         prefix = self.location.path(*parts)
         key = "/".join(parts)
-        files = self._listing(prefix, key)
-        live = self._apply_compactions(files)
+        if self.location.is_local:
+            by_dir = {d: {n: None if stat is None else stat[0] for n, stat in names.items()}
+                      for d, names in self._list_local(prefix).items()}
+        else:
+            by_dir = {}
+            for f in self._listing(prefix, key):
+                d, n = f.rsplit("/", 1)
+                by_dir.setdefault(d, {})[n] = self._sizes.get(f)
+        live, covered_dirs = self._apply_compactions(by_dir)
         with self._lock:
             self._seen[key] = live
-        return live
+        return live, covered_dirs
 
     def runs_listing(self, project: str | None = None) -> RunsListing:
         """The runs table from one listing: live index files, live record files, and the record
         files no live index row covers (the module docstring's rule)."""
-        live = self._live("runs", project)
+        live, covered_dirs = self._live_detail("runs", project)
         index = sorted(f for f in live if _is_index(f))
         records = sorted(f for f in live if not _is_index(f))
-        covered = self._covered(index)
-        uncovered = [f for f in records if (*partition_of(f), self.ident(f)) not in covered]
+        maybe = [f for f in records if f.rsplit("/", 1)[0] not in covered_dirs]
+        covered = self._covered(index) if maybe else set()
+        uncovered = [f for f in maybe if (*partition_of(f), self.ident(f)) not in covered]
         return RunsListing(index, records, uncovered)
+
+    def runs_view_listing(self, project: str | None = None) -> tuple[list[str], list[str]]:
+        """(live runs index files, record files no live index row covers): what the runs view
+        reads. On a local folder, a run directory with the stamp a live index row recorded is
+        not listed (module docstring); elsewhere `runs_listing`."""
+        if not self.location.is_local:
+            listing = self.runs_listing(project)
+            return listing.index, listing.uncovered
+        runs_dir = self.location.path("runs")
+        if project is not None:
+            project_dirs = [f"{runs_dir}/project={project}"]
+        else:
+            try:
+                project_dirs = sorted(e.path for e in os.scandir(runs_dir)
+                                      if e.name.startswith("project=") and e.is_dir(follow_symlinks=False))
+            except FileNotFoundError:
+                project_dirs = []
+        index, uncovered = [], []
+        for project_dir in project_dirs:
+            index_dir = f"{project_dir}/{INDEX_DIR}"
+            found = self._list_local(index_dir)
+            names = {n: (None if stat is None else stat[0]) for n, stat in found.get(index_dir, {}).items()}
+            live_index = sorted(self._apply_compactions({index_dir: names})[0]) if names else []
+            stamps = {}
+            for path in live_index:
+                for directory, (_, _, _, stamp) in self._index_dirs(path).items():
+                    if stamp is not None:
+                        stamps.setdefault(directory, set()).add(stamp)
+            try:
+                entries = list(os.scandir(project_dir))
+            except FileNotFoundError:
+                continue
+            unlisted = set()
+            for entry in entries:
+                if entry.name.startswith("run=") and entry.is_dir(follow_symlinks=False):
+                    known = stamps.get(entry.path)
+                    if known is not None:
+                        try:
+                            if dir_stamp(entry.stat(follow_symlinks=False)) in known:
+                                unlisted.add(entry.name)
+                        except FileNotFoundError:
+                            pass
+            by_dir = {index_dir: names} if names else {}
+            for entry in entries:
+                if entry.name.startswith("run=") and entry.name not in unlisted and entry.is_dir(follow_symlinks=False):
+                    for directory, listed in self._list_local(entry.path).items():
+                        by_dir[directory] = {n: (None if stat is None else stat[0]) for n, stat in listed.items()}
+            live, covered_dirs = self._apply_compactions(by_dir)
+            maybe = sorted(f for f in live if not _is_index(f) and f.rsplit("/", 1)[0] not in covered_dirs)
+            covered = self._covered(live_index) if maybe else set()
+            index += live_index
+            uncovered += [f for f in maybe if (*partition_of(f), self.ident(f)) not in covered]
+        return sorted(index), sorted(uncovered)
 
     def table_listing(self, table: str, project: str | None = None) -> TableListing:
         """A data table from one listing: live project files, live run files, the run files no
@@ -540,54 +658,81 @@ class Catalog:
         stands for."""
         found = self._covers.get(index_path)
         if found is None:
-            table = self.read_tables([index_path])[0]
-            columns = ["project", "run_id", "record_files"]
-            rows = zip(*(table.column(c).to_pylist() for c in columns),
-                       table.column("record_versions").to_pylist() if "record_versions" in table.column_names else [None] * table.num_rows)
-            found = set()
-            runs_dir = index_path.rsplit("/", 2)[0]  # <root>/runs/project=<p>
-            compactions = table.column("record_compactions")
-            for i, (p, r, names, versions) in enumerate(rows):
-                versions = dict(zip(names or (), versions or ()))  # format 3 indexes recorded none
-                found.update((p, r, ident(name, versions.get(name))) for name in names or ())
-                # Their compaction metadata is parsed when asked for (`info`): a run whose files
-                # are all covered needs none, and 10,000 rows of structs cost a tenth of a second.
-                self._lazy_infos[f"{runs_dir}/run={r}"] = (compactions, i, versions)
+            found = {(p, r, x) for p, r, idents, _ in self._index_dirs(index_path).values() for x in idents}
             with self._lock:
                 self._covers[index_path] = found
         return found
 
-    def _apply_compactions(self, files: set[str]) -> set[str]:
-        by_dir: dict[str, set[str]] = {}
-        for f in files:
-            d, n = f.rsplit("/", 1)
-            by_dir.setdefault(d, set()).add(n)
+    def _index_dirs(self, index_path: str) -> dict[str, tuple[str, str, frozenset[str], str | None]]:
+        """Run directory -> (project, run_id, the `ident` of every record file in it, the
+        directory's stamp or None) that a runs index file stands for."""
+        found = self._dir_idents.get(index_path)
+        if found is None:
+            table = self.read_tables([index_path])[0]
+            n = table.num_rows
+            columns = [table.column(c).to_pylist() for c in ("project", "run_id", "record_files")]
+            for optional in ("record_versions", "record_dir_stamp"):  # formats 4 and 5.1
+                columns.append(table.column(optional).to_pylist() if optional in table.column_names else [None] * n)
+            runs_dir = index_path.rsplit("/", 2)[0]  # <root>/runs/project=<p>
+            compactions = table.column("record_compactions")
+            found, lazy = {}, {}
+            for i, (p, r, names, sizes, stamp) in enumerate(zip(*columns)):
+                # A size is recorded for a published name only; format 3 indexes recorded none.
+                idents = frozenset(f"{name}@{size}" if size else ident(name, None)
+                                   for name, size in zip(names or (), sizes or [None] * len(names or ())))
+                directory = f"{runs_dir}/run={r}"
+                found[directory] = (p, r, idents, stamp)
+                # Their compaction metadata is parsed when asked for (`info`): a run whose files
+                # are all covered needs none, and 10,000 rows of structs cost a tenth of a second.
+                lazy[directory] = (compactions, i, names, sizes)
+            with self._lock:
+                self._dir_idents[index_path] = found
+                self._lazy_infos.update(lazy)
+        return found
+
+    def _apply_compactions(self, by_dir: dict[str, dict[str, int | None]]) -> tuple[set[str], set[str]]:
+        """The live files of a listing ({directory: {name: size of a published name, else
+        None}}), and the run directories of ``runs`` that a live runs index fully stands for."""
         live = set()
         # The runs index first: it holds the compaction metadata of the record files it covers,
         # so their footers need no reading (a GET per run on a bucket).
         for directory in [d for d in by_dir if d.endswith("/" + INDEX_DIR)]:
-            names = by_dir.pop(directory)
+            names = set(by_dir.pop(directory))
             self._load_infos([f"{directory}/{n}" for n in names if is_compacted_name(n)])
             runs_table = directory.rsplit("/", 3)[-3] == "runs"  # <root>/<table>/project=<p>/_index
             for name in self._live_names(directory, names):
                 live.add(f"{directory}/{name}")
                 if runs_table:
-                    self.covers(f"{directory}/{name}")
+                    self._index_dirs(f"{directory}/{name}")
                 else:
                     self.coverage(f"{directory}/{name}")
-        covered = self._covered(live)
-        if covered:
+        covered_dirs: set[str] = set()
+        by_run_dir = self._covered_dirs(live)
+        if by_run_dir:
             # A run directory whose every file a live runs index stands for, in the version it
             # recorded, holds exactly what was live when the index was written: no footer needed.
-            for directory in [d for d in by_dir if d.split("/")[-3] == "runs" and d.split("/")[-1].startswith("run=")]:
-                project, run = partition_of(directory)
-                names = by_dir[directory]
-                if all((project, run, self.ident(f"{directory}/{n}")) in covered for n in names):
+            for directory, idents in by_run_dir.items():
+                names = by_dir.get(directory)
+                if names and all((n if size is None else f"{n}@{size}") in idents for n, size in names.items()):
                     live.update(f"{directory}/{n}" for n in by_dir.pop(directory))
+                    covered_dirs.add(directory)
         self._load_infos([f"{d}/{n}" for d, names in by_dir.items() for n in names if is_compacted_name(n)])
         for directory, names in by_dir.items():
-            live.update(f"{directory}/{n}" for n in self._live_names(directory, names))
-        return live
+            live.update(f"{directory}/{n}" for n in self._live_names(directory, set(names)))
+        return live, covered_dirs
+
+    def _covered_dirs(self, paths) -> dict[str, set[str]]:
+        """Run directory -> the `ident` of every record file in it that the runs index files
+        among ``paths`` stand for."""
+        out: dict[str, set[str]] = {}
+        for path in paths:
+            if _is_index(path) and path.split("/")[-4] == "runs":
+                for directory, (_, _, idents, _) in self._index_dirs(path).items():
+                    if directory in out:
+                        out[directory] = out[directory] | idents
+                    else:
+                        out[directory] = idents
+        return out
 
     def _covered(self, paths) -> set[tuple[str, str, str]]:
         """The union of `covers` of the runs index files among ``paths``."""

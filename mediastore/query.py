@@ -237,8 +237,7 @@ class Store:
         for table in names:
             index: list[str] = []
             if table == "runs":
-                listing = self._catalog.runs_listing()
-                files, index = listing.uncovered, listing.index
+                index, files = self._catalog.runs_view_listing()
                 project_files: list[tuple] = []
             else:
                 table_listing = self._catalog.table_listing(table)

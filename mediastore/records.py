@@ -140,6 +140,8 @@ def index_schema() -> pa.Schema:
     compaction = pa.struct([("name", pa.string()), ("replaces", pa.list_(pa.string())), ("group", pa.list_(pa.string())),
                             ("compacted_at", pa.float64())])
     fields.append(pa.field("record_compactions", pa.list_(compaction)))
+    # Local folders: the run directory's stamp (catalog.py, "Run directory stamps"), or null.
+    fields.append(pa.field("record_dir_stamp", pa.string()))
     return pa.schema(fields, metadata=schema.metadata)
 
 
@@ -153,10 +155,12 @@ def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None
     """
     import uuid
 
-    from .catalog import INDEX_DIR, compacted_metadata, ident, is_compacted_name
+    from .catalog import INDEX_DIR, compacted_metadata, ident, is_compacted_name, settled_dir_stamps
     from .storage import partition_of
 
     catalog = catalog or Catalog(location)
+    # Before the listing: a stamp vouches for what was listed after it (catalog.py).
+    stamps = settled_dir_stamps(location.path("runs", f"project={project}")) if location.is_local else {}
     listing = catalog.runs_listing(project)
     live_names: dict[str, set[str]] = {}
     versions: dict[tuple[str, str], str] = {}
@@ -167,7 +171,8 @@ def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None
     uncovered: dict[str, list[str]] = {}
     for path in listing.uncovered:
         uncovered.setdefault(partition_of(path)[1], []).append(path)
-    if not uncovered and all(r in live_names for r in _index_runs(catalog, listing.index)):
+    if (not uncovered and all(r in live_names for r in _index_runs(catalog, listing.index))
+            and not _new_stamps(catalog, listing.index, stamps)):
         return 0  # the live index covers every done run already
     gathered: dict[str, list[dict]] = {}  # run -> its index row and its records on top
     for table in catalog.read_tables(listing.index):
@@ -193,9 +198,9 @@ def index_runs(location: StoreLocation, project: str, *, catalog: Catalog | None
                 compactions.append({"name": name, "replaces": list(info.replaces), "group": list(info.group),
                                     "compacted_at": info.compacted_at})
         out.append({**row, "record_files": names, "record_versions": [versions[(run_id, n)] for n in names],
-                    "record_compactions": compactions})
+                    "record_compactions": compactions, "record_dir_stamp": stamps.get(run_id)})
     idents = {r["run_id"]: sorted(ident(n, v) for n, v in zip(r["record_files"], r["record_versions"])) for r in out}
-    if idents == _coverage(catalog, listing.index):
+    if idents == _coverage(catalog, listing.index) and not _new_stamps(catalog, listing.index, {r["run_id"]: r["record_dir_stamp"] for r in out}):
         return 0  # nothing finished or changed since the live index (running runs only)
     schema = index_schema()
     token = "m" + uuid.uuid4().hex[:8]
@@ -215,12 +220,20 @@ def _coverage(catalog: Catalog, index: list[str]) -> dict[str, list[str]]:
     return {run: sorted(names) for run, names in out.items()}
 
 
+def _new_stamps(catalog: Catalog, index: list[str], stamps: dict[str, str | None]) -> bool:
+    """Whether a run the live index covers has a settled directory stamp (``stamps``) it does
+    not record: the directory changed (say, replaced files were deleted) or had not settled
+    when the index was written."""
+    recorded = {r: stamp for path in index for _, r, _, stamp in catalog._index_dirs(path).values()}
+    return any(stamps.get(r) is not None and stamps[r] != stamp for r, stamp in recorded.items())
+
+
 def _index_runs(catalog: Catalog, index: list[str]) -> set[str]:
     return {run for path in index for _, run, _ in catalog.covers(path)}
 
 
 def _index_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    extra = ("record_files", "record_versions", "record_compactions")
+    extra = ("record_files", "record_versions", "record_compactions", "record_dir_stamp")
     base = pa.schema([f for f in schema if f.name not in extra])
     table = records_table(rows, base) if rows else base.empty_table()
     for name in extra:
