@@ -22,6 +22,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError  # the built-i
 import numpy as np
 import pyarrow as pa
 
+from ._arrow import decoded, int64_values, numeric, repeated, strings
 from .errors import StoreUnavailableError
 from .packer import BlobPacker, BlobSink, is_transient, retrying
 from .schema import schema_for, table_names
@@ -60,20 +61,22 @@ class Batch:
 def _value_columns(table: str, calls: list[tuple[int, int, tuple, tuple]], total: int) -> list[pa.Array]:
     """Columns step, key, value|text, logged_at from per-call tuples.
 
-    Keys are dictionary-encoded per distinct key tuple (training loops repeat the same keys
-    every step, usually as one shared tuple), so no per-row Python string handling is needed."""
+    Keys are coded per distinct key tuple (training loops repeat the same keys every step,
+    usually as one shared tuple), so no per-row Python string handling is needed."""
     n = len(calls)
     if n == 0:
         steps_of, times_of, keys_of, values_of = (), (), (), ()
     else:
         steps_of, times_of, keys_of, values_of = zip(*calls)  # one pass in C, four tuples
-    counts = np.fromiter(map(len, keys_of), dtype=np.int64, count=n)
+    same = n and keys_of.count(keys_of[0]) == n
+    counts = len(keys_of[0]) if same else np.fromiter(map(len, keys_of), dtype=np.int64, count=n)
     steps = np.repeat(np.array(steps_of, dtype=np.int64), counts)
     times = np.repeat(np.array(times_of, dtype=np.int64), counts)
-    dictionary: dict[str, int] = {}
-    if n and keys_of.count(keys_of[0]) == n:  # every call logged the same keys: one pattern
-        codes = np.tile(np.array([dictionary.setdefault(k, len(dictionary)) for k in keys_of[0]], dtype=np.int32), n)
+    if same:  # every call logged the same keys: one pattern
+        # numpy and Arrow buffers, not pa.array: that would import pandas (_arrow.py).
+        key = repeated(list(keys_of[0]), n)
     else:
+        dictionary: dict[str, int] = {}
         patterns: dict[tuple, np.ndarray] = {}
         codes_per_call = []
         for keys in keys_of:
@@ -82,13 +85,13 @@ def _value_columns(table: str, calls: list[tuple[int, int, tuple, tuple]], total
                 codes = patterns[keys] = np.array([dictionary.setdefault(k, len(dictionary)) for k in keys], dtype=np.int32)
             codes_per_call.append(codes)
         codes = np.concatenate(codes_per_call) if codes_per_call else np.empty(0, np.int32)
-    key = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(dictionary), pa.string())).cast(pa.string())
+        key = decoded(codes, list(dictionary))
     flat = itertools.chain.from_iterable(values_of)
     if table == "scalars":
-        value = pa.array(np.fromiter(flat, dtype=np.float64, count=total))
+        value = numeric(np.fromiter(flat, dtype=np.float64, count=total), pa.float64())
     else:
-        value = pa.array(list(flat), type=pa.string())
-    return [pa.array(steps), key, value, pa.array(times).cast(pa.timestamp("us"))]
+        value = strings(list(flat))
+    return [numeric(steps, pa.int64()), key, value, numeric(times, pa.timestamp("us"))]
 
 
 def _to_arrow(table: str, batch: Batch, process: str | None = None) -> pa.Table:
@@ -97,7 +100,7 @@ def _to_arrow(table: str, batch: Batch, process: str | None = None) -> pa.Table:
     schema = schema_for(table).file_schema
     if not batch.media:
         columns = _value_columns(table, batch.calls, batch.rows)
-        columns.append(pa.array([process] * batch.rows, pa.string()) if process is not None else pa.nulls(batch.rows, pa.string()))
+        columns.append(strings([process] * batch.rows) if process is not None else pa.nulls(batch.rows, pa.string()))
         return pa.table(columns, schema=schema)
     rows = []
     for step, key, idx, logged_at, encoded in batch.media:
@@ -118,10 +121,10 @@ def write_batch(location: StoreLocation, project: str, run_id: str, token: str, 
     arrow = _to_arrow(table, batch, process)
     if arrow.num_rows == 0:
         return None
-    steps = arrow.column("step").to_numpy()
+    steps = int64_values(arrow.column("step"))
     if np.any(steps[1:] < steps[:-1]):
         arrow = arrow.sort_by("step")  # stable: rows of one step keep their logging order
-        steps = arrow.column("step").to_numpy()
+        steps = int64_values(arrow.column("step"))
     first, last = int(steps[0]), int(steps[-1])
     # A leading "_" hides a writer's batch files from engines that do not know the catalog
     # (pyarrow/Dask, Spark, Trino skip "_" and "." files); compaction publishes the run.
@@ -288,11 +291,20 @@ class RunWriter:
             for *_, encoded in buf.media:
                 if isinstance(encoded, Future):
                     encoded.result()  # an encoding error is the caller's, raised at the next log
-            if self._spool:
-                with self._lock:
-                    tail = self._unspooled(table, buf)
-                if tail:
-                    self._spool.append(*tail)
+            def spool_tail() -> None:
+                if self._spool:
+                    with self._lock:
+                        tail = self._unspooled(table, buf)
+                    if tail:
+                        self._spool.append(*tail)
+
+            # The rows not yet spooled go to the spool before the write, so that a write that
+            # fails or hangs (an object store) leaves them there. A local folder's write of
+            # scalars or texts takes milliseconds and fails at once if it fails: their tail is
+            # spooled only then (pickling it cost a third of a finishing run's time).
+            spool_first = not (self.location.is_local and not buf.media)
+            if spool_first or self.packer.stop.is_set():
+                spool_tail()
             if self.packer.stop.is_set():
                 self.complete = False  # finish gave up waiting: the batch stays in the spool
                 return
@@ -303,11 +315,18 @@ class RunWriter:
             publish = buf.rows >= self.settings.publish_rows or (
                 last and self._publish_last and table not in self.tables_written and not self.resumed
             )
-            written = retrying(
-                lambda: write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish,
-                                    process=self.process),
-                f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned,
-            )
+
+            def write() -> tuple[int, int] | None:
+                return write_batch(self.location, self.project, self.run_id, self._token, table, buf, publish=publish,
+                                   process=self.process)
+
+            try:
+                written = write()
+            except Exception as exc:
+                spool_tail()  # for recovery, whatever the failure
+                if not is_transient(exc):
+                    raise
+                written = retrying(write, f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned)
             if written is not None and not publish:
                 self.tables_written.add(table)
             if self._spool:

@@ -14,6 +14,26 @@ def test_import_does_not_load_optional_heavy_dependencies():
     assert out.strip() == "[]"
 
 
+def test_a_run_that_logs_scalars_and_texts_never_imports_pandas(tmp_path):
+    """pandas costs 0.2 s to import; pyarrow's ``pa.array`` and ``to_numpy`` import it (_arrow.py).
+    A training script that logs numbers and strings and never touches pandas must not pay it."""
+    code = (
+        "import sys, mediastore as ms\n"
+        f"run = ms.init(project='p', store={str(tmp_path)!r}, run_id='r', config={{'lr': 0.1}})\n"
+        "for i in range(50):\n"
+        "    run.log({'loss': 1.0 / (i + 1), 'acc': i})\n"
+        "    run.log({'note': f'step {i}'}) if i % 10 == 0 else run.log({'loss': 0.5, 'other': 1})\n"
+        "run.finish()\n"
+        "print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    store = ms.open(str(tmp_path))
+    frame = store.history("r")
+    assert len(frame) == 95 and frame["loss"].iloc[0] == 1.0  # 5 of the 100 steps logged only a text
+    assert store.sql("SELECT count(*) FROM texts").fetchall() == [(5,)]
+
+
 def test_public_names_exist():
     for name in ms.__all__:
         assert hasattr(ms, name), name
