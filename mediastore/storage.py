@@ -29,9 +29,16 @@ __all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "exten
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
-    """A table as the bytes of one Parquet file, as the store writes them (zstd, statistics)."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", write_statistics=True, use_dictionary=dictionary_columns(table.schema))
+    """A table as the bytes of one Parquet file, as the store writes them (zstd, statistics).
+
+    Written with the system allocator: with pyarrow's default (mimalloc), a writer thread's
+    first big write took 25-30 ms more in half of the fresh processes measured (a run's finish
+    took 45 ms instead of 20), and never less than with the system one."""
+    pool = pa.system_memory_pool()
+    sink = pa.BufferOutputStream(memory_pool=pool)
+    with pq.ParquetWriter(sink, table.schema, compression="zstd", write_statistics=True,
+                          use_dictionary=dictionary_columns(table.schema), memory_pool=pool) as writer:
+        writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
 DEFAULT_STORE = "./mediastore-data"
