@@ -563,9 +563,9 @@ class _LoggedTable(Media):
 
     def _encode_once(self, location) -> dict[str, Any]:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         from ..schema import schema_for
+        from ..storage import parquet_bytes
 
         arrays, media_kinds = [], {}
         codecs = {n: t for n, t in self._types.items() if t in ("json", "complex", "dict")}
@@ -584,10 +584,9 @@ class _LoggedTable(Media):
         if codecs:
             metadata[_CODECS_META] = json.dumps({n: "complex" if t == "complex" else "json" for n, t in codecs.items()}).encode()
         table = table.replace_schema_metadata(metadata)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
         return {
-            "blob": location.put_blob(sink.getvalue().to_pybytes(), "application/vnd.apache.parquet"),
+            # As the store's own files: zstd, a dictionary for string columns only.
+            "blob": location.put_blob(parquet_bytes(table), "application/vnd.apache.parquet"),
             "num_rows": self.total_rows,  # an increment: the table's rows up to it
             "num_columns": len(self.columns),
             "columns": list(self.columns),
