@@ -9,7 +9,7 @@ Each measurement is a fresh ``python`` process (a warm start: the files are in t
 and compiled to bytecode after the first run, as in an installed copy) that times, with ``time.perf_counter``, the import, the ``ms.init`` on a
 new temporary folder and the ``finish()``; the script prints the medians over ``--runs``
 processes. Side by side, interleaved with it, it times the floor that mediastore cannot go
-below (the same process importing only numpy, pyarrow.parquet and fsspec, which the first
+below (the same process importing only numpy and pyarrow.parquet, which the first
 ``ms.init`` needs to write its Parquet run record) and the bare interpreter. Then one
 ``python -X importtime`` of the same script, summed by top-level package (self times), tells
 where the import time goes. Target (issue 16): under 0.10 s for import + init + finish.
@@ -45,7 +45,7 @@ print(json.dumps({"import": t1 - t0, "init": t2 - t1, "finish": t3 - t2, "total"
 FLOOR = """
 import json, time
 t0 = time.perf_counter()
-import numpy, pyarrow.parquet, fsspec
+import numpy, pyarrow.parquet
 print(json.dumps({"total": time.perf_counter() - t0}))
 """
 
@@ -109,7 +109,7 @@ def main() -> None:
     print(f"  ms.init (empty local folder) {med(ms_runs, 'init') * 1e3:7.1f} ms")
     print(f"  run.finish()                 {med(ms_runs, 'finish') * 1e3:7.1f} ms")
     print(f"  import + init + finish       {total * 1e3:7.1f} ms (target < {TARGET_S * 1e3:.0f} ms: {'met' if total < TARGET_S else 'NOT met'})")
-    print(f"  floor: import numpy, pyarrow.parquet, fsspec alone {floor * 1e3:7.1f} ms -> mediastore / floor {total / floor:.2f}x")
+    print(f"  floor: import numpy, pyarrow.parquet alone {floor * 1e3:7.1f} ms -> mediastore / floor {total / floor:.2f}x")
     print(f"  whole process from outside (interpreter start-up included): mediastore {statistics.median(r[1] for r in ms_runs) * 1e3:.0f} ms, "
           f"bare interpreter {statistics.median(r[1] for r in bare_runs) * 1e3:.0f} ms")
     print(f"  heavy modules loaded by then: {', '.join(ms_runs[-1][0]['loaded']) or 'none'}")

@@ -16,13 +16,15 @@ import re
 import threading
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
+
+if TYPE_CHECKING:
+    import fsspec
 
 __all__ = ["StoreLocation", "validate_name", "partition_of", "blob_path", "extension_of", "parquet_bytes", "DEFAULT_STORE",
            "FORMAT_VERSION"]
@@ -128,9 +130,18 @@ def partition_of(path: str) -> tuple[str, str]:
     return path[start:middle], path[middle + 5 : end if end >= 0 else None]
 
 
-def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.AbstractFileSystem, str, str]:
+def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.AbstractFileSystem | None, str, str]:
+    """(filesystem, root path, protocol). A local folder without options gets None: fsspec
+    (40 ms to import) is imported when something first asks `StoreLocation.fs`, and a run that
+    only logs to a folder never does."""
     uri = os.fspath(uri)
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
+    if protocol == "file" and not storage_options:
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        # What fsspec's LocalFileSystem makes of it: the user's ~ expanded, absolute, posix.
+        return None, os.path.abspath(os.path.expanduser(path)).replace(os.sep, "/").rstrip("/"), protocol
+    import fsspec
+
     if protocol == "s3":
         from ._deps import require
 
@@ -199,12 +210,21 @@ class StoreLocation:
                  cache: bool | str | os.PathLike | None = None):
         self.uri = os.fspath(uri)
         self.storage_options = dict(storage_options or {})
-        self.fs, self.root, self.protocol = _split_uri(self.uri, self.storage_options)
+        self._fs, self.root, self.protocol = _split_uri(self.uri, self.storage_options)
         self.is_local = self.protocol == "file"
         self._known_blobs: set[str] = set()
         self._lock = threading.Lock()
         self._cache_setting = cache
         self._cache: Any = None
+
+    @property
+    def fs(self) -> "fsspec.AbstractFileSystem":
+        """The fsspec filesystem of the store (a local folder's is made when first asked)."""
+        if self._fs is None:
+            import fsspec
+
+            self._fs = fsspec.filesystem("file")
+        return self._fs
 
     @property
     def cache(self):
@@ -233,9 +253,16 @@ class StoreLocation:
     def read_marker(self) -> bytes | None:
         """The store marker's bytes, or None where there is no store."""
         try:
-            return self.fs.cat_file(self.path(MARKER))
+            return self.read_bytes(self.path(MARKER))
         except FileNotFoundError:
             return None
+
+    def read_bytes(self, path: str) -> bytes:
+        """A whole file's bytes (a local one without fsspec)."""
+        if self.is_local:
+            with open(path, "rb") as fh:
+                return fh.read()
+        return self.fs.cat_file(path)
 
     def ensure_initialized(self) -> None:
         marker = self.read_marker()
@@ -247,7 +274,10 @@ class StoreLocation:
                     f"mediastore understands ({FORMAT_VERSION}); upgrade mediastore"
                 )
             return
-        self.fs.makedirs(self.root, exist_ok=True)
+        if self.is_local:
+            os.makedirs(self.root, exist_ok=True)
+        else:
+            self.fs.makedirs(self.root, exist_ok=True)
         self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
 
     def raise_format_version(self) -> None:

@@ -126,6 +126,10 @@ WRITER = textwrap.dedent(
                   settings=ms.Settings(pack_max_blob=1, flush_seconds=3600, heartbeat_seconds=3600))
     for p in pixels:
         run.log({"img": ms.Image(p)})
+    for buf in list(run.writer._buffers.values()):  # every image encoded: its blob handed to the packer
+        for *_, encoded in buf.media:
+            if hasattr(encoded, "result"):
+                encoded.result()
     run.writer.packer.durable()  # the blobs are stored (or found there): the rows wait in memory
     print("logged", flush=True)
     while go != "-" and not pathlib.Path(go).exists():
