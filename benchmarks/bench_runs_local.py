@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -60,15 +59,6 @@ def _walk(root: str) -> int:
     return count
 
 
-def median_s(call, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -79,18 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     import duckdb
 
     import mediastore as ms
+    from benchmarks.bench_viewer import median_ms
 
     frame = ms.open(args.store).runs()
     assert len(frame) == args.runs, len(frame)
     runs_dir = os.path.join(args.store, "runs")
     glob = os.path.join(runs_dir, "project=p", "run=*", "*.parquet")
-    ours = median_s(lambda: ms.open(args.store).runs())
-    walk = median_s(lambda: _walk(runs_dir))
-    direct = median_s(lambda: duckdb.sql(f"SELECT * FROM read_parquet('{glob}')").df())
+    ours = median_ms(lambda: ms.open(args.store).runs(), repeat=5)
+    walk = median_ms(lambda: _walk(runs_dir), repeat=5)
+    direct = median_ms(lambda: duckdb.sql(f"SELECT * FROM read_parquet('{glob}')").df(), repeat=5)
     print(f"store.runs() at {args.runs} runs on a local folder, median of 5 (a fresh ms.open each time)")
-    print(f"  store.runs()                                {ours * 1e3:8.1f} ms")
-    print(f"  os.scandir walk of runs/ (listing floor)    {walk * 1e3:8.1f} ms   store.runs() / walk = {ours / walk:.2f}x")
-    print(f"  DuckDB over every record file (no index)    {direct * 1e3:8.1f} ms   store.runs() / DuckDB = {ours / direct:.2f}x")
+    print(f"  store.runs()                                {ours:8.1f} ms")
+    print(f"  os.scandir walk of runs/ (listing floor)    {walk:8.1f} ms   store.runs() / walk = {ours / walk:.2f}x")
+    print(f"  DuckDB over every record file (no index)    {direct:8.1f} ms   store.runs() / DuckDB = {ours / direct:.2f}x")
     return 0
 
 
