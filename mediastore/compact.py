@@ -243,8 +243,19 @@ def compact_store(
         runs = {(p, r) for p, r in runs if r == validate_name(run_id, "run_id")}
     report = CompactionReport()
     done: dict[str, set[str]] = {}
+    # A run whose every record file a live runs index row stands for has that row as its
+    # record (the row is the combined newest record of those files): no file read per run.
+    uncovered = {partition_of(path) for path in listing.uncovered}
+    indexed = {}
+    for table in catalog.read_tables(listing.index, columns=["project", "run_id", "state"]):
+        for key, state in zip(zip(table.column("project").to_pylist(), table.column("run_id").to_pylist()),
+                              table.column("state").to_pylist()):
+            indexed[key] = None if key in indexed else {"state": state}  # in two index files: read the run
     for p, r in sorted(runs):
-        record = read_run_record(location, p, r, catalog=catalog)
+        if indexed.get((p, r)) is not None and (p, r) not in uncovered:
+            record = indexed[(p, r)]
+        else:
+            record = read_run_record(location, p, r, catalog=catalog)
         if record is not None and record["state"] in INDEX_DONE_STATES:
             done.setdefault(p, set()).add(r)
         if record is not None and record["state"] == "running" and not include_running:
