@@ -195,6 +195,11 @@ def _walk_local(prefix: str) -> dict[str, dict[str, tuple[int, int] | None]]:
     return out
 
 
+def _sizes(found: dict[str, dict[str, tuple[int, int] | None]]) -> dict[str, dict[str, int | None]]:
+    """A `_walk_local` listing as `Catalog._apply_compactions` takes it: each published name's size."""
+    return {d: {n: None if stat is None else stat[0] for n, stat in names.items()} for d, names in found.items()}
+
+
 def dir_stamp(st: os.stat_result) -> str:
     """A local run directory's stamp (module docstring): its mtime and inode."""
     return f"{st.st_mtime_ns:x}-{st.st_ino:x}"
@@ -530,8 +535,7 @@ class Catalog:
         prefix = self.location.path(*parts)
         key = "/".join(parts)
         if self.location.is_local:
-            by_dir = {d: {n: None if stat is None else stat[0] for n, stat in names.items()}
-                      for d, names in self._list_local(prefix).items()}
+            by_dir = _sizes(self._list_local(prefix))
         else:
             by_dir = {}
             for f in self._listing(prefix, key):
@@ -548,10 +552,16 @@ class Catalog:
         live, covered_dirs = self._live_detail("runs", project)
         index = sorted(f for f in live if _is_index(f))
         records = sorted(f for f in live if not _is_index(f))
-        maybe = [f for f in records if f.rsplit("/", 1)[0] not in covered_dirs]
-        covered = self._covered(index) if maybe else set()
-        uncovered = [f for f in maybe if (*partition_of(f), self.ident(f)) not in covered]
-        return RunsListing(index, records, uncovered)
+        return RunsListing(index, records, self._uncovered(live, covered_dirs, index))
+
+    def _uncovered(self, live: set[str], covered_dirs: set[str], index: list[str]) -> list[str]:
+        """The live record files, sorted, that no runs index file among ``index`` stands for
+        (``covered_dirs``: run directories `_apply_compactions` found wholly stood for)."""
+        maybe = sorted(f for f in live if not _is_index(f) and f.rsplit("/", 1)[0] not in covered_dirs)
+        if not maybe:
+            return []
+        idents = self._covered_dirs(index)
+        return [f for f in maybe if self.ident(f) not in idents.get(f.rsplit("/", 1)[0], ())]
 
     def runs_view_listing(self, project: str | None = None) -> tuple[list[str], list[str]]:
         """(live runs index files, record files no live index row covers): what the runs view
@@ -572,9 +582,8 @@ class Catalog:
         index, uncovered = [], []
         for project_dir in project_dirs:
             index_dir = f"{project_dir}/{INDEX_DIR}"
-            found = self._list_local(index_dir)
-            names = {n: (None if stat is None else stat[0]) for n, stat in found.get(index_dir, {}).items()}
-            live_index = sorted(self._apply_compactions({index_dir: names})[0]) if names else []
+            by_dir = _sizes(self._list_local(index_dir))
+            live_index = sorted(self._apply_compactions(dict(by_dir))[0]) if by_dir else []
             stamps = {}
             for path in live_index:
                 for directory, (_, _, _, stamp) in self._index_dirs(path).items():
@@ -584,26 +593,19 @@ class Catalog:
                 entries = list(os.scandir(project_dir))
             except FileNotFoundError:
                 continue
-            unlisted = set()
             for entry in entries:
-                if entry.name.startswith("run=") and entry.is_dir(follow_symlinks=False):
-                    known = stamps.get(entry.path)
-                    if known is not None:
-                        try:
-                            if dir_stamp(entry.stat(follow_symlinks=False)) in known:
-                                unlisted.add(entry.name)
-                        except FileNotFoundError:
-                            pass
-            by_dir = {index_dir: names} if names else {}
-            for entry in entries:
-                if entry.name.startswith("run=") and entry.name not in unlisted and entry.is_dir(follow_symlinks=False):
-                    for directory, listed in self._list_local(entry.path).items():
-                        by_dir[directory] = {n: (None if stat is None else stat[0]) for n, stat in listed.items()}
+                if not (entry.name.startswith("run=") and entry.is_dir(follow_symlinks=False)):
+                    continue
+                known = stamps.get(entry.path)
+                try:
+                    if known is not None and dir_stamp(entry.stat(follow_symlinks=False)) in known:
+                        continue  # as the index row recorded it: not listed
+                except FileNotFoundError:
+                    continue  # deleted since the scandir
+                by_dir.update(_sizes(self._list_local(entry.path)))
             live, covered_dirs = self._apply_compactions(by_dir)
-            maybe = sorted(f for f in live if not _is_index(f) and f.rsplit("/", 1)[0] not in covered_dirs)
-            covered = self._covered(live_index) if maybe else set()
             index += live_index
-            uncovered += [f for f in maybe if (*partition_of(f), self.ident(f)) not in covered]
+            uncovered += self._uncovered(live, covered_dirs, live_index)
         return sorted(index), sorted(uncovered)
 
     def table_listing(self, table: str, project: str | None = None) -> TableListing:
@@ -733,14 +735,6 @@ class Catalog:
                     else:
                         out[directory] = idents
         return out
-
-    def _covered(self, paths) -> set[tuple[str, str, str]]:
-        """The union of `covers` of the runs index files among ``paths``."""
-        covered: set[tuple[str, str, str]] = set()
-        for path in paths:
-            if _is_index(path) and path.split("/")[-4] == "runs":
-                covered |= self.covers(path)
-        return covered
 
     def _live_names(self, directory: str, names: set[str]) -> set[str]:
         """The rule at the top, for the files of one directory."""
