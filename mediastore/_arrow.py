@@ -21,47 +21,46 @@ def numeric(values: np.ndarray, type_: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(values)])
 
 
+def _joined(names: list[str]) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The names' UTF-8 bytes one after another, and each name's length and start in them."""
+    encoded = [n.encode() for n in names]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    starts = np.zeros(len(encoded), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return b"".join(encoded), lengths, starts
+
+
+def _string_array(offsets: np.ndarray, data) -> pa.Array:
+    """A string array from int64 ``offsets`` (one more than the strings) into ``data``."""
+    if offsets[-1] >= 2**31:
+        raise ValueError(f"{len(offsets) - 1} strings of {offsets[-1]} bytes do not fit one Arrow string array (2 GiB)")
+    return pa.Array.from_buffers(pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+
+
 def strings(values: list[str]) -> pa.Array:
     """A string array of ``values`` (no nulls)."""
-    encoded = [v.encode() for v in values]
-    data = b"".join(encoded)
-    if len(data) >= 2**31:
-        raise ValueError(f"{len(values)} strings of {len(data)} bytes do not fit one Arrow string array (2 GiB)")
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)), out=offsets[1:])
-    return pa.Array.from_buffers(pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return repeated(values, 1)
 
 
 def decoded(codes: np.ndarray, names: list[str]) -> pa.Array:
     """The string array ``names[codes]``, gathered in numpy (a dictionary array's ``cast`` to
     string would load pyarrow's compute kernels at a process's first call: 30 ms)."""
-    encoded = [n.encode() for n in names]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    starts = np.zeros(len(encoded), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
+    joined, lengths, starts = _joined(names)
     row_lengths = lengths[codes]
     offsets = np.zeros(len(codes) + 1, dtype=np.int64)
     np.cumsum(row_lengths, out=offsets[1:])
-    if offsets[-1] >= 2**31:
-        raise ValueError(f"{len(codes)} strings of {offsets[-1]} bytes do not fit one Arrow string array (2 GiB)")
     # Byte i of row r comes from byte (i - offsets[r]) of its name: one repeat and one gather.
     source = np.repeat(starts[codes] - offsets[:-1], row_lengths) + np.arange(offsets[-1])
-    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)[source]
-    return pa.Array.from_buffers(pa.string(), len(codes), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+    return _string_array(offsets, np.frombuffer(joined, dtype=np.uint8)[source])
 
 
 def repeated(names: list[str], times: int) -> pa.Array:
     """The string array ``names * times`` (a training loop's keys, the same every step)."""
-    encoded = [n.encode() for n in names]
-    unit = b"".join(encoded)
-    if len(unit) * times >= 2**31:
-        raise ValueError(f"{len(names) * times} strings of {len(unit) * times} bytes do not fit one Arrow string array (2 GiB)")
-    within = np.zeros(len(encoded), dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded[:-1]), dtype=np.int64, count=max(len(encoded) - 1, 0)), out=within[1:])
-    offsets = np.empty(len(encoded) * times + 1, dtype=np.int32)
-    offsets[:-1] = (within[None, :] + len(unit) * np.arange(times, dtype=np.int64)[:, None]).ravel()
+    unit, _, starts = _joined(names)
+    offsets = np.empty(len(names) * times + 1, dtype=np.int64)
+    offsets[:-1] = (starts[None, :] + len(unit) * np.arange(times, dtype=np.int64)[:, None]).ravel()
     offsets[-1] = len(unit) * times
-    return pa.Array.from_buffers(pa.string(), len(encoded) * times, [None, pa.py_buffer(offsets), pa.py_buffer(unit * times)])
+    return _string_array(offsets, unit * times)
 
 
 def int64_values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -100,7 +100,7 @@ def _to_arrow(table: str, batch: Batch, process: str | None = None) -> pa.Table:
     schema = schema_for(table).file_schema
     if not batch.media:
         columns = _value_columns(table, batch.calls, batch.rows)
-        columns.append(strings([process] * batch.rows) if process is not None else pa.nulls(batch.rows, pa.string()))
+        columns.append(repeated([process], batch.rows) if process is not None else pa.nulls(batch.rows, pa.string()))
         return pa.table(columns, schema=schema)
     rows = []
     for step, key, idx, logged_at, encoded in batch.media:
@@ -302,8 +302,7 @@ class RunWriter:
             # fails or hangs (an object store) leaves them there. A local folder's write of
             # scalars or texts takes milliseconds and fails at once if it fails: their tail is
             # spooled only then (pickling it cost a third of a finishing run's time).
-            spool_first = not (self.location.is_local and not buf.media)
-            if spool_first or self.packer.stop.is_set():
+            if buf.media or not self.location.is_local or self.packer.stop.is_set():
                 spool_tail()
             if self.packer.stop.is_set():
                 self.complete = False  # finish gave up waiting: the batch stays in the spool
