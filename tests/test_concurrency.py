@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 import mediastore as ms
+from looping_reader import read_while_writing
 
 WRITER = textwrap.dedent(
     """
@@ -28,46 +29,16 @@ WRITER = textwrap.dedent(
     """
 )
 
-READER = textwrap.dedent(
-    """
-    import sys, time, json
-    import mediastore as ms
-    store, until = sys.argv[1], sys.argv[2]
-    s = ms.open(store)
-    results, errors = [], []
-    import os
-    while not os.path.exists(until):
-        try:
-            (total, distinct), = s.sql("SELECT count(*), count(DISTINCT (run_id, step, key)) FROM scalars").fetchall()
-            (images,), = s.sql("SELECT count(*) FROM images").fetchall()
-            results.append([total, distinct, images])
-        except Exception as exc:
-            errors.append(repr(exc))
-        time.sleep(0.05)
-    print(json.dumps({"results": results, "errors": errors}))
-    """
-)
-
 
 def test_four_writers_and_a_reader(shared_store_uri, tmp_path):
     store = shared_store_uri
     ms.init(project="team", store=store, run_id="setup").finish()  # the store exists before the race
     steps, writers = 300, 4
-    stop = tmp_path / "stop"
-    env = {**os.environ, "MEDIASTORE_SPOOL": str(tmp_path / "spool")}
-    reader = subprocess.Popen([sys.executable, "-c", READER, store, str(stop)], stdout=subprocess.PIPE, text=True, env=env)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, store, f"w{i}", str(steps)], env=env, stderr=subprocess.PIPE, text=True)
-        for i in range(writers)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-    stop.touch()
-    out, _ = reader.communicate(timeout=120)
-    import json
-
-    report = json.loads(out)
+    report = read_while_writing(
+        store, tmp_path,
+        ["SELECT count(*), count(DISTINCT (run_id, step, key)) FROM scalars", "SELECT count(*) FROM images"],
+        [[WRITER, store, f"w{i}", str(steps)] for i in range(writers)],
+    )
     assert report["errors"] == []
     assert len(report["results"]) >= 5
     for total, distinct, images in report["results"]:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import mediastore as ms
+from looping_reader import read_while_writing
 from mediastore.recover import recover
 from mediastore.storage import StoreLocation
 
@@ -37,41 +38,16 @@ WRITER = textwrap.dedent(
     """
 )
 
-READER = textwrap.dedent(
-    """
-    import json, os, sys, time
-    import mediastore as ms
-    store, until = sys.argv[1], sys.argv[2]
-    s = ms.open(store)
-    results, errors = [], []
-    while not os.path.exists(until):
-        try:
-            (total, distinct, unattributed), = s.sql(
-                "SELECT count(*), count(DISTINCT (process, step, key)), count(*) FILTER (WHERE process IS NULL) FROM scalars"
-            ).fetchall()
-            (images,), = s.sql("SELECT count(*) FROM images").fetchall()
-            results.append([total, distinct, unattributed, images])
-        except Exception as exc:
-            errors.append(repr(exc))
-        time.sleep(0.05)
-    print(json.dumps({"results": results, "errors": errors}))
-    """
-)
-
 
 def test_eight_processes_log_into_one_run_while_a_reader_queries(shared_store_uri, tmp_path):
     store, steps, processes = shared_store_uri, 150, 8
     ms.init(project="job", store=store, run_id="setup").finish()  # the store exists before the race
-    stop = tmp_path / "stop"
-    env = {**os.environ, "MEDIASTORE_SPOOL": str(tmp_path / "spool")}
-    reader = subprocess.Popen([sys.executable, "-c", READER, store, str(stop)], stdout=subprocess.PIPE, text=True, env=env)
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store, f"rank{i}", str(steps)], env=env,
-                              stderr=subprocess.PIPE, text=True) for i in range(processes)]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-    stop.touch()
-    report = json.loads(reader.communicate(timeout=120)[0])
+    report = read_while_writing(
+        store, tmp_path,
+        ["SELECT count(*), count(DISTINCT (process, step, key)), count(*) FILTER (WHERE process IS NULL) FROM scalars",
+         "SELECT count(*) FROM images"],
+        [[WRITER, store, f"rank{i}", str(steps)] for i in range(processes)],
+    )
     assert report["errors"] == []
     assert len(report["results"]) >= 5
     for total, distinct, unattributed, images in report["results"]:
