@@ -8,7 +8,8 @@ finish use these instead, so that a script that never touches pandas never impor
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
+
+from ._lazy import pa
 
 __all__ = ["numeric", "strings", "decoded", "repeated", "int64_values"]
 

@@ -80,9 +80,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from ._lazy import pa, pq
 from .storage import StoreLocation, partition_of
 
 __all__ = ["Catalog", "CompactedInfo", "RunsListing", "TableListing", "is_compacted_name", "ident", "compacted_metadata", "INDEX_DIR"]
@@ -109,6 +107,12 @@ def compacted_metadata(replaces: list[str], group: list[str]) -> dict[bytes, byt
         GROUP_KEY: json.dumps(group).encode(),
         COMPACTED_AT_KEY: repr(time.time()).encode(),
     }
+
+
+def compacted_name(low: int, high: int, token: str, part: int) -> str:
+    """The name of part ``part`` of a compaction output by writer ``token`` holding steps
+    ``low``..``high`` (``is_compacted_name`` knows it by the ``m`` of its third field)."""
+    return f"{low:012d}-{high:012d}-m{token}-{part:06d}.parquet"
 
 
 def is_compacted_name(name: str) -> bool:

@@ -26,9 +26,10 @@ import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
-from .catalog import COVERS_KEY, INDEX_DIR, REPLACES_KEY, Catalog, compacted_metadata, is_compacted_name, project_of_index
+from ._lazy import pa
+from .catalog import (COVERS_KEY, INDEX_DIR, REPLACES_KEY, Catalog, compacted_metadata, compacted_name, is_compacted_name,
+                      project_of_index)
 from .records import INDEX_DONE_STATES, index_runs, read_run_record
 from .schema import schema_for, table_names
 from .storage import StoreLocation, parquet_bytes, partition_of, validate_name
@@ -206,7 +207,7 @@ def _step_bounds(column: pa.ChunkedArray) -> tuple[int, int]:
 
 def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces: list[str], target_bytes: int = TARGET_FILE_BYTES,
                    token: str | None = None) -> None:
-    token = "m" + (token or uuid.uuid4().hex[:8])
+    token = token or uuid.uuid4().hex[:8]
     # The newest schema's columns (NULL where older files lacked them): the metadata names it.
     merged = _conform(merged.replace_schema_metadata(None), schema_for(table).file_schema.remove_metadata())
     parts = [part for _, part in _split(merged, target_bytes)]
@@ -214,7 +215,7 @@ def _write_outputs(location, table, project, run_id, merged: pa.Table, replaces:
     names = []
     for i, part in enumerate(parts):
         low, high = _step_bounds(part.column(step_column))
-        names.append(f"{low:012d}-{high:012d}-{token}-{i:06d}.parquet")
+        names.append(compacted_name(low, high, token, i))
     schema = schema_for(table)
     metadata = {**schema.metadata, **compacted_metadata(replaces, names)}
     directory = location.partition_dir(table, project, run_id)
@@ -363,11 +364,10 @@ def write_project_file(
                 covers[run][name] = [list(info.replaces), list(info.group), info.compacted_at, catalog.size_version(path)]
             else:
                 covers[run][name] = None
-    token = "m" + uuid.uuid4().hex[:8]
+    token = uuid.uuid4().hex[:8]
     split = _split(merged, target_bytes)
     parts = [part for _, part in split]
-    part_names = [f"{start:012d}-{max(start + part.num_rows - 1, 0):012d}-{token}-{i:06d}.parquet"
-                  for i, (start, part) in enumerate(split)]
+    part_names = [compacted_name(start, max(start + part.num_rows - 1, 0), token, i) for i, (start, part) in enumerate(split)]
     replaces = [path.rsplit("/", 1)[1] for path in listing.index]
     metadata = {**schema.metadata, **compacted_metadata(replaces, part_names), COVERS_KEY: json.dumps(covers).encode()}
     location.raise_format_version()

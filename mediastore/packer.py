@@ -36,6 +36,7 @@ Uploads run on their own thread pool, in parallel. Knows no media type.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import uuid
 import warnings
@@ -107,11 +108,13 @@ def retrying(action: Callable[[], Any], what: str, *, stop: threading.Event, war
 
 def condemned_blobs(location: StoreLocation) -> set[str]:
     """The blob paths (relative to the store root) that pending garbage-collection marks name:
-    a writer must not point a new row at one (blobgc.py). One LIST, and a GET per mark."""
+    a writer must not point a new row at one (blobgc.py). One LIST, and a GET per mark (on a
+    local folder without fsspec: marks lie flat in the folder)."""
     import json
 
+    directory = location.path(GC_DIR)
     try:
-        found = location.fs.find(location.path(GC_DIR))
+        found = [f"{directory}/{n}" for n in os.listdir(directory)] if location.is_local else location.fs.find(directory)
     except FileNotFoundError:
         return set()
     condemned: set[str] = set()
@@ -119,7 +122,7 @@ def condemned_blobs(location: StoreLocation) -> set[str]:
         name = path.rsplit("/", 1)[-1]
         if name.startswith("mark-") and name.endswith(".json"):
             try:
-                condemned.update(json.loads(location.fs.cat_file(path))["candidates"])
+                condemned.update(json.loads(location.read_bytes(path))["candidates"])
             except FileNotFoundError:
                 continue  # swept since the listing: its blobs are deleted, and a create makes them anew
     return condemned

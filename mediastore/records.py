@@ -19,13 +19,13 @@ from __future__ import annotations
 import io
 import json
 
-import pyarrow as pa
-
-from .catalog import Catalog
+from ._lazy import pa
+from ._plain_parquet import plain_parquet
+from .catalog import Catalog, compacted_metadata, compacted_name
 from .schema import schema_for
 from .storage import StoreLocation
 
-__all__ = ["write_run_record", "read_run_record", "records_table", "index_runs", "HEARTBEAT_PREFIX"]
+__all__ = ["write_run_record", "publish_records", "read_run_record", "records_table", "index_runs", "HEARTBEAT_PREFIX"]
 
 #: Name prefix of the one record file a writer rewrites in place.
 HEARTBEAT_PREFIX = "_heartbeat-"
@@ -61,11 +61,23 @@ def records_table(records: list[dict], schema: pa.Schema) -> pa.Table:
 def write_run_record(location: StoreLocation, project: str, run_id: str, token: str, record: dict, *, heartbeat: bool = False) -> str:
     """Write one record of a run (times in microseconds). A heartbeat replaces the writer's
     previous heartbeat (one fixed name); other records get a new name each. Returns the name."""
-    schema = schema_for("runs").file_schema
-    table = records_table([record], schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+    schema = schema_for("runs")
     directory = location.partition_dir("runs", project, run_id)
     name = f"{HEARTBEAT_PREFIX}{token}.parquet" if heartbeat else f"_{record['updated_at']:016d}-{token}.parquet"
-    location.write_parquet(f"{directory}/{name}", table)
+    location.write_bytes(f"{directory}/{name}", plain_parquet(schema.file_columns, [record], schema.metadata))
+    return name
+
+
+def publish_records(location: StoreLocation, project: str, run_id: str, token: str, records: list[dict], replaces: list[str]) -> str:
+    """A writer's records of a run as one published file (a compaction output, catalog.py)
+    that replaces the hidden record files ``replaces``; returns its name. Written without
+    pyarrow, as compact._write_outputs would write them (one part: records are small)."""
+    schema = schema_for("runs")
+    steps = [r["last_step"] for r in records if r.get("last_step") is not None]
+    name = compacted_name(min(steps, default=0), max(steps, default=0), token, 0)
+    metadata = {**schema.metadata, **compacted_metadata(replaces, [name])}
+    location.write_bytes(f"{location.partition_dir('runs', project, run_id)}/{name}",
+                         plain_parquet(schema.file_columns, records, metadata))
     return name
 
 

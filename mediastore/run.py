@@ -50,7 +50,7 @@ from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
 from .media.image import Image, is_matplotlib
-from .records import combined_record, newest_record_of, read_run_records, records_table, write_run_record
+from .records import combined_record, newest_record_of, publish_records, read_run_records, write_run_record
 from .settings import Settings
 from .storage import DEFAULT_STORE, StoreLocation, validate_name
 
@@ -498,14 +498,9 @@ class Run:
     def _publish_records(self, final: dict) -> None:
         """The run's records, with the final one, as one published file replacing the hidden ones
         this writer wrote (compaction of the runs table without reading them back)."""
-        from .compact import _write_outputs
-        from .schema import schema_for
-
         replaces = [name for name, _ in self._records] + ([self._beat_name] if self._beat_name else [])
-        schema = schema_for("runs").file_schema
         rows = [record for _, record in self._records] + [final]
-        table = records_table(rows, schema.remove_metadata())
-        _write_outputs(self.location, "runs", self.project, self.run_id, table, replaces, token=self.writer.token)
+        publish_records(self.location, self.project, self.run_id, self.writer.token, rows, replaces)
 
     def finish(self, *, crashed: bool = False) -> None:
         """Write everything, then mark the run finished (or crashed). A second call does nothing."""

@@ -14,19 +14,18 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
+from ._lazy import pa
 from .errors import SchemaMismatchError
 
 __all__ = ["TableSchema", "schema_for", "schema_versions", "table_names", "SCHEMA_DIR"]
 
-_PRIMITIVES = {
-    "string": pa.string(),
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "bool": pa.bool_(),
-    "timestamp_us": pa.timestamp("us"),
+_PRIMITIVES = {  # the pyarrow factory of each type name (pyarrow is imported when first used)
+    "string": lambda: pa.string(),
+    "int32": lambda: pa.int32(),
+    "int64": lambda: pa.int64(),
+    "float64": lambda: pa.float64(),
+    "bool": lambda: pa.bool_(),
+    "timestamp_us": lambda: pa.timestamp("us"),
 }
 _DUCKDB = {
     "string": "VARCHAR",
@@ -47,7 +46,7 @@ PARTITION_DIRS = {"project": "project", "run_id": "run"}
 
 def _arrow_type(t) -> pa.DataType:
     if isinstance(t, str):
-        return _PRIMITIVES[t]
+        return _PRIMITIVES[t]()
     if "list" in t:
         return pa.list_(_arrow_type(t["list"]))
     if "struct" in t:
@@ -91,8 +90,12 @@ class TableSchema:
     @functools.cached_property
     def file_schema(self) -> pa.Schema:
         """Schema of the Parquet files: without the partition columns, with the version."""
-        fields = [_arrow_field(c) for c in self.columns if c["name"] not in self.partition]
-        return pa.schema(fields, metadata=self.metadata)
+        return pa.schema([_arrow_field(c) for c in self.file_columns], metadata=self.metadata)
+
+    @property
+    def file_columns(self) -> list[dict]:
+        """The columns stored inside files (all but the partition columns), as in the schema file."""
+        return [c for c in self.columns if c["name"] not in self.partition]
 
     @property
     def metadata(self) -> dict[bytes, bytes]:

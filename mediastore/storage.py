@@ -18,9 +18,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from ._lazy import pa, pq
 from .errors import BlobNotFoundError, InvalidNameError, MediaStoreError
 
 if TYPE_CHECKING:

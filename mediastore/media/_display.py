@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import PIL.Image
+
+from .._lazy import PIL
 
 __all__ = [
     "escape",
@@ -92,13 +93,18 @@ def browser_pil(pil: PIL.Image.Image) -> PIL.Image.Image:
     return pil.convert("RGBA" if "A" in pil.getbands() else "RGB")
 
 
-def png_data_uri(pil: PIL.Image.Image, max_side: int, *, resample: int = PIL.Image.Resampling.LANCZOS) -> str:
-    """A PNG data URI of ``pil`` in a browser mode, downscaled (aspect kept) to fit ``max_side``."""
+def png_data_uri(pil: PIL.Image.Image, max_side: int, *, resample: int | None = None) -> str:
+    """A PNG data URI of ``pil`` in a browser mode, downscaled (aspect kept) to fit ``max_side``
+    (with ``resample``, LANCZOS by default)."""
     pil = browser_pil(pil)
     if max(pil.size) > max_side:
         scale = max_side / max(pil.size)
         size = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
-        pil = pil.resize(size, PIL.Image.Resampling.NEAREST if pil.mode in ("1", "P") else resample)
+        if pil.mode in ("1", "P"):
+            resample = PIL.Image.Resampling.NEAREST
+        elif resample is None:
+            resample = PIL.Image.Resampling.LANCZOS
+        pil = pil.resize(size, resample)
     buf = io.BytesIO()
     pil.save(buf, format="PNG")
     return data_uri(buf.getvalue(), "image/png")

@@ -40,8 +40,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import PIL.Image
 
+from .._lazy import PIL
 from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError, LossyConversionWarning
 from . import _display, _png
 from .base import (
