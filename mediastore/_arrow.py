@@ -7,9 +7,7 @@ finish use these instead, so that a script that never touches pandas never impor
 
 from __future__ import annotations
 
-import numpy as np
-
-from ._lazy import pa
+from ._lazy import np, pa
 
 __all__ = ["numeric", "strings", "decoded", "repeated", "int64_values"]
 

@@ -1,4 +1,4 @@
-"""pyarrow and Pillow, imported when first used.
+"""numpy, pyarrow and Pillow, imported when first used.
 
 Importing numpy and pyarrow.parquet takes 0.10 s here, and a run that logs only scalars
 imports pyarrow at its first write anyway; but ``import mediastore`` plus an empty run's
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import types
 
-__all__ = ["pa", "pq", "PIL"]
+__all__ = ["np", "pa", "pq", "PIL"]
 
 
 class _LazyModule(types.ModuleType):
@@ -30,6 +30,7 @@ class _LazyModule(types.ModuleType):
         return getattr(module, attr)
 
 
+np = _LazyModule("numpy")
 pa = _LazyModule("pyarrow")
 pq = _LazyModule("pyarrow.parquet")
 PIL = _LazyModule("PIL", "PIL.Image")

@@ -25,9 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from ._lazy import pa
+from ._lazy import np, pa
 from .catalog import (COVERS_KEY, INDEX_DIR, REPLACES_KEY, Catalog, compacted_metadata, compacted_name, is_compacted_name,
                       project_of_index)
 from .records import INDEX_DONE_STATES, index_runs, read_run_record

@@ -12,8 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ._lazy import np
 from .errors import InvalidMediaError, InvalidQueryError, RunNotFoundError
 from .catalog import Catalog, project_of_index
 from .media.base import media_type, registered_kinds

@@ -34,8 +34,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from ._lazy import np
 from .errors import (
     InvalidArgumentError,
     InvalidLogError,
@@ -82,14 +81,14 @@ def _jsonable(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)  # JSON has no NaN
-    if isinstance(value, np.generic):
-        return _jsonable(value.item(), where)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist(), where)
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item(), where)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
     if isinstance(value, Media):
         return value._summary()
     if isinstance(value, os.PathLike):

@@ -28,8 +28,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ._lazy import np
 from . import cache
 
 __all__ = ["spool_root", "store_key", "RunSpool", "process_start"]

@@ -19,9 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError  # the built-in one only from 3.11
 
-import numpy as np
-
-from ._lazy import pa
+from ._lazy import np, pa
 from ._arrow import decoded, int64_values, numeric, repeated, strings
 from .errors import StoreUnavailableError
 from .packer import BlobPacker, BlobSink, is_transient, retrying

@@ -14,9 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from .._lazy import PIL
+from .._lazy import np, PIL
 
 __all__ = [
     "escape",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-import numpy as np
+from .._lazy import np
 
 __all__ = ["encode", "SUPPORTED"]
 

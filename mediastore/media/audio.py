@@ -36,8 +36,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from .._lazy import np
 from .._deps import require
 from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError
 from . import _display
@@ -52,9 +51,9 @@ FLAC_MAX_CHANNELS = 8
 # (container, libsndfile subtype) per stored dtype; all exact. No 64-bit float: Chromium 156
 # does not play it (measured), so float64 samples are stored as float32.
 _STORAGE = {
-    np.dtype(np.float32): ("WAV", "FLOAT"),
-    np.dtype(np.int16): ("FLAC", "PCM_16"),
-    np.dtype(np.int32): ("WAV", "PCM_32"),
+    "float32": ("WAV", "FLOAT"),
+    "int16": ("FLAC", "PCM_16"),
+    "int32": ("WAV", "PCM_32"),
 }
 # libsndfile's format name -> ours, for files given by path.
 _FILE_FORMATS = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
@@ -115,7 +114,7 @@ def _check_sample_rate(sample_rate: Any) -> int:
 
 
 def _storage(samples: np.ndarray, sample_rate: int) -> tuple[str, str]:
-    container, subtype = _STORAGE[samples.dtype]
+    container, subtype = _STORAGE[samples.dtype.name]
     channels = 1 if samples.ndim == 1 else samples.shape[1]
     if container == "FLAC" and (sample_rate > FLAC_MAX_SAMPLE_RATE or channels > FLAC_MAX_CHANNELS):
         container = "WAV"  # same samples, exact too; FLAC cannot hold this rate or channel count

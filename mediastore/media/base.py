@@ -16,8 +16,7 @@ import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, ClassVar
 
-import numpy as np
-
+from .._lazy import np
 from ..errors import InvalidMediaError, InvalidMediaTypeError, MediaFileNotFoundError
 
 __all__ = ["Media", "register", "media_type", "registered_kinds"]

@@ -24,11 +24,11 @@ There is no blob: the row holds everything, so ``_encode`` runs inline on the ca
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from .._lazy import np
 from ..errors import InvalidMediaError, InvalidMediaTypeError
 from . import _display
 from .base import Media, as_array, is_null, register
@@ -104,8 +104,10 @@ _SLACK = 64
 #: The largest such bound for which the shortcut is used; above it (a range tiny beside its
 #: values' magnitude) np.histogram itself runs.
 _MAX_TOLERANCE = 1e-3
-_EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): float(np.finfo(np.float64).eps)}
-_UNSIGNED = {np.dtype(s): np.dtype(u) for s, u in ((np.int8, np.uint8), (np.int16, np.uint16), (np.int32, np.uint32), (np.int64, np.uint64))}
+#: By dtype name (numpy is imported when first used, not with mediastore): np.finfo's eps and max.
+_EPS = {"float32": 2.0**-23, "float64": 2.0**-52}
+_LARGEST = {"float32": 3.4028234663852886e38, "float64": sys.float_info.max}
+_UNSIGNED = {"int8": "uint8", "int16": "uint16", "int32": "uint32", "int64": "uint64"}
 
 
 def _equal_bins(values: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,26 +127,26 @@ def _equal_bins(values: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarr
     """
     dtype = values.dtype
     if dtype.kind == "f":
-        if dtype not in _EPS:
+        if dtype.name not in _EPS:
             return np.histogram(values, bins=num_bins)
         bin_type = dtype
     else:
-        bin_type = _FLOAT64  # np.histogram's edges of integers are float64
+        bin_type = np.dtype(np.float64)  # np.histogram's edges of integers are float64
     lo, hi = values.min(), values.max()
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return np.histogram(values, bins=num_bins)  # raises: NaN or infinite values
     if lo == hi:  # np.histogram's range for one distinct value
         lo, hi = lo - 0.5, hi + 0.5
         bin_type = np.result_type(lo, hi, values)
-        if bin_type not in _EPS:
+        if bin_type.name not in _EPS:
             return np.histogram(values, bins=num_bins)
     span = float(hi) - float(lo)
-    if not 0.0 < span <= _LARGEST[bin_type]:  # numpy's arithmetic would overflow
+    if not 0.0 < span <= _LARGEST[bin_type.name]:  # numpy's arithmetic would overflow
         return np.histogram(values, bins=num_bins)
-    tolerance = _SLACK * _EPS[bin_type] * (num_bins + max(abs(float(lo)), abs(float(hi))) * num_bins / span)
+    tolerance = _SLACK * _EPS[bin_type.name] * (num_bins + max(abs(float(lo)), abs(float(hi))) * num_bins / span)
     if not tolerance <= _MAX_TOLERANCE:
         return np.histogram(values, bins=num_bins)
-    unsigned = _UNSIGNED.get(lo.dtype)  # lo and hi share the dtype of `values` (or are float)
+    unsigned = _UNSIGNED.get(lo.dtype.name)  # lo and hi share the dtype of `values` (or are float)
     if unsigned is None:
         denom = hi - lo
     else:  # numpy's _unsigned_subtract: the width of a signed int range, exactly
@@ -189,8 +191,6 @@ def _equal_bins(values: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarr
     return counts, edges
 
 
-_FLOAT64 = np.dtype(np.float64)
-_LARGEST = {dtype: float(np.finfo(dtype).max) for dtype in _EPS}
 _ARANGES: dict[tuple[np.dtype, int], np.ndarray] = {}
 
 

@@ -39,9 +39,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
-from .._lazy import PIL
+from .._lazy import np, PIL
 from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError, LossyConversionWarning
 from . import _display, _png
 from .base import (

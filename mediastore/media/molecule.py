@@ -20,8 +20,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import numpy as np
-
+from .._lazy import np
 from .._deps import require
 from ..errors import InvalidMediaError, InvalidMediaTypeError
 from . import _display

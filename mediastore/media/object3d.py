@@ -32,8 +32,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import numpy as np
-
+from .._lazy import np
 from ..errors import InvalidMediaError, InvalidMediaTypeError
 from . import _display
 from .base import (

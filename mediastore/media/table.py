@@ -29,8 +29,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
-import numpy as np
-
+from .._lazy import np
 from ..errors import InvalidMediaError, InvalidMediaTypeError, TableLogModeWarning
 from . import _display
 from .base import Media, register
@@ -42,7 +41,7 @@ _CODECS_META = b"mediastore.column_codecs"  # {"column": "json" | "complex"}: ho
 LOG_MODES = ("IMMUTABLE", "MUTABLE", "INCREMENTAL")
 _COMPLEX = None  # the Arrow struct of a complex cell, made on first use (no pyarrow at import)
 _DTYPES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", tuple: "list", dict: "dict",
-           complex: "complex", dt.datetime: "timestamp", dt.date: "timestamp", np.ndarray: "list"}
+           complex: "complex", dt.datetime: "timestamp", dt.date: "timestamp"}
 
 
 def is_dataframe(value: Any) -> bool:
@@ -79,6 +78,8 @@ def _dtype_tag(dtype: Any, column: str) -> Any:
             return kind
     if dtype in _DTYPES:
         return _DTYPES[dtype]
+    if dtype is np.ndarray:
+        return "list"
     raise InvalidMediaTypeError(
         f"Table dtype {dtype!r} for column {column!r} is not supported; use int, float, str, bool, list, dict, complex, "
         "datetime, a numpy dtype, a media class (ms.Image, ...) or None to infer it"

@@ -45,8 +45,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Literal
 
-import numpy as np
-
+from .._lazy import np
 from .._deps import require
 from ..errors import IgnoredArgumentWarning, InvalidMediaError, InvalidMediaTypeError
 from . import _display
