@@ -68,11 +68,11 @@ def test_the_wheel_carries_the_schemas_and_the_viewer(tmp_path):
 
 def test_an_empty_run_loads_no_query_or_compute_library(tmp_path):
     """Start-up (issue 16): import + ms.init + finish of an empty run on a folder needs neither
-    DuckDB nor pandas nor pyarrow (records are written by _plain_parquet.py) nor Pillow nor
+    numpy nor pyarrow (records are written by _plain_parquet.py) nor DuckDB, pandas, Pillow or
     fsspec: importing numpy and pyarrow.parquet alone took 0.10 s, the target for the whole."""
     code = (
         "import sys, mediastore as ms; run = ms.init(project='p', store=sys.argv[1], run_id='r'); run.finish(); "
-        "print(sorted(m for m in ('duckdb', 'pandas', 'pyarrow', 'PIL', 'fsspec') if m in sys.modules))"
+        "print(sorted(m for m in ('numpy', 'pyarrow', 'duckdb', 'pandas', 'PIL', 'fsspec') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "store")], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
