@@ -249,11 +249,25 @@ class BlobPacker:
         self._uploaded(len(data))
 
     def _upload_standalone(self, rel: str, data: bytes) -> None:
-        spool_file = None
-        if self.spool_dir is not None:
-            spool_file = self.spool_dir / ("cas-" + rel.replace("/", "_"))
-            write_atomic(spool_file, data)
-        retrying(lambda: self.location.create_bytes(self.location.path(rel), data), f"blob {rel}", stop=self.stop, warned=self.warned)
+        def create() -> None:
+            self.location.create_bytes(self.location.path(rel), data)
+
+        # The blob goes to the spool before an object store's upload; a local write takes as
+        # long as the spool's copy and fails at once if it fails, so only then (a logged
+        # table's file was written twice).
+        spool_file = self.spool_dir / ("cas-" + rel.replace("/", "_")) if self.spool_dir is not None else None
+        if not self.location.is_local:
+            if spool_file is not None:
+                write_atomic(spool_file, data)
+            retrying(create, f"blob {rel}", stop=self.stop, warned=self.warned)
+        else:
+            try:
+                create()
+                spool_file = None
+            except Exception:
+                if spool_file is not None:
+                    write_atomic(spool_file, data)
+                retrying(create, f"blob {rel}", stop=self.stop, warned=self.warned)
         if spool_file is not None:
             spool_file.unlink(missing_ok=True)
         self._uploaded(len(data))

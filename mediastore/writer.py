@@ -297,16 +297,20 @@ class RunWriter:
                         self._spool.append(*tail)
 
             # The rows not yet spooled go to the spool before the write, so that a write that
-            # fails or hangs (an object store) leaves them there. A local folder's write of
-            # scalars or texts takes milliseconds and fails at once if it fails: their tail is
-            # spooled only then (pickling it cost a third of a finishing run's time).
-            if buf.media or not self.location.is_local or self.packer.stop.is_set():
+            # fails or hangs (an object store) leaves them there. A local folder's writes take
+            # milliseconds and fail at once if they fail: the tail is spooled only then
+            # (pickling it cost a third of a finishing run's time).
+            if not self.location.is_local or self.packer.stop.is_set():
                 spool_tail()
             if self.packer.stop.is_set():
                 self.complete = False  # finish gave up waiting: the batch stays in the spool
                 return
             if buf.media:
-                self.packer.durable()
+                try:
+                    self.packer.durable()
+                except BaseException:
+                    spool_tail()  # the rows wait in the spool with their blobs
+                    raise
             # Big batches need no compaction; a table's only batch at finish needs none either.
             # A resumed run's compaction adds its rows to the run's published file instead.
             publish = buf.rows >= self.settings.publish_rows or (

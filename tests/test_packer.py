@@ -147,3 +147,38 @@ def test_without_the_spool_an_unreachable_store_is_an_error_at_finish(proxied_st
         with pytest.raises(ms.StoreUnavailableError, match=r"did not take the last rows of run 'r' within 1.0 s and the spool "
                                                           r"is off \(Settings\(spool_seconds=0\)\): they are lost — keep the spool on"):
             run.finish()
+
+
+def test_a_local_write_that_fails_leaves_the_blob_and_row_in_the_spool_until_it_succeeds(tmp_path, monkeypatch):
+    """On a local folder a standalone blob (a logged table's file) and its row go to the spool
+    only when the write fails (they used to be written there first, always): a failing disk
+    keeps them there while the writer retries, and the run ends whole."""
+    import pandas as pd
+
+    from mediastore.storage import StoreLocation
+
+    monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
+    original = StoreLocation.create_bytes
+    failing, seen = threading.Event(), []
+    failing.set()
+
+    def create_bytes(self, path, data):
+        if failing.is_set():
+            spooled = sorted(p.name for p in (tmp_path / "spool").rglob("*") if p.is_file())
+            seen.append(spooled)
+            if len(seen) >= 2:
+                failing.clear()  # the disk is back from the first retry on
+            raise OSError(28, "No space left on device")
+        return original(self, path, data)
+
+    monkeypatch.setattr(StoreLocation, "create_bytes", create_bytes)
+    frame = pd.DataFrame({"a": range(50), "b": [f"row {i}" for i in range(50)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StorageUnavailableWarning)
+        with ms.init(project="p", store=str(tmp_path / "store"), run_id="r") as run:
+            run.log({"t": ms.Table(dataframe=frame)})
+    assert not any(name.startswith("cas-") for name in seen[0]), seen  # not spooled before the first try
+    assert any(name.startswith("cas-") for name in seen[1]), seen  # in the spool while the disk fails
+    assert not (tmp_path / "spool").exists() or not any(p.is_file() for p in (tmp_path / "spool").rglob("*"))
+    back = ms.open(str(tmp_path / "store")).table("r", "t")
+    pd.testing.assert_frame_equal(back[["a", "b"]], frame, check_dtype=False)
