@@ -171,19 +171,27 @@ def _equal_bins(values: np.ndarray, num_bins: int) -> tuple[np.ndarray, np.ndarr
         if near.size:
             # numpy's own index, operation by operation, and its correction: for these alone.
             near_x = x[near]
-            i = (((near_x - lo) / denom) * num_bins).astype(np.intp)
             if near.size > 16:
+                i = (((near_x - lo) / denom) * num_bins).astype(np.intp)
                 i[i == num_bins] -= 1  # the last bin is closed: hi goes in it
                 i[near_x < edges[i]] -= 1
                 i[(near_x >= edges[i + 1]) & (i != num_bins - 1)] += 1
                 index[near] = i
             else:  # the same, value by value (exact: widening float32 to float is exact)
-                for j, k, v in zip(near.tolist(), i.tolist(), near_x.tolist()):
+                near_v = near_x.tolist()
+                if bin_type.itemsize == 8:
+                    # float64: Python's float operations are numpy's, without an array's set-up
+                    # (these are nearly always just the minimum and the maximum).
+                    lo_f, denom_f = float(lo), float(denom)
+                    near_i = [int(((v - lo_f) / denom_f) * num_bins) for v in near_v]
+                else:
+                    near_i = (((near_x - lo) / denom) * num_bins).astype(np.intp).tolist()
+                for j, k, v in zip(near.tolist(), near_i, near_v):
                     if k == num_bins:
                         k -= 1
-                    if v < edges[k]:
+                    if v < edges.item(k):
                         k -= 1
-                    if k != num_bins - 1 and v >= edges[k + 1]:
+                    if k != num_bins - 1 and v >= edges.item(k + 1):
                         k += 1
                     index[j] = k
         block = np.bincount(index, minlength=num_bins)
