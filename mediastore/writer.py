@@ -127,9 +127,9 @@ def write_batch(location: StoreLocation, project: str, run_id: str, token: str, 
     # A leading "_" hides a writer's batch files from engines that do not know the catalog
     # (pyarrow/Dask, Spark, Trino skip "_" and "." files); compaction publishes the run.
     if publish:
-        from .catalog import compacted_metadata
+        from .catalog import compacted_metadata, compacted_name
 
-        name = f"{first:012d}-{last:012d}-m{token}-{batch.seq:06d}.parquet"
+        name = compacted_name(first, last, token, batch.seq)
         arrow = arrow.replace_schema_metadata({**arrow.schema.metadata, **compacted_metadata([], [name])})
     else:
         name = f"_{first:012d}-{last:012d}-{token}-{batch.seq:06d}.parquet"
