@@ -20,9 +20,17 @@ __all__ = ["plain_parquet"]
 
 # Parquet physical types, and the Thrift compact protocol's field types.
 _INT64, _DOUBLE, _BYTE_ARRAY = 2, 5, 6
-_T_TRUE, _T_I32, _T_I64, _T_BINARY, _T_LIST, _T_STRUCT = 1, 5, 6, 8, 9, 12
+_T_TRUE, _T_FALSE, _T_I32, _T_I64, _T_BINARY, _T_LIST, _T_STRUCT = 1, 2, 5, 6, 8, 9, 12
 _PLAIN, _RLE = 0, 3
 _UTF8 = 0  # ConvertedType
+
+
+def _varint(out: bytearray, n: int) -> None:
+    """``n`` >= 0 as a ULEB128 varint (Thrift's integers; the RLE/bit-packed run headers)."""
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
 
 
 class _Thrift:
@@ -33,10 +41,7 @@ class _Thrift:
         self._last = [0]
 
     def _varint(self, n: int) -> None:
-        while n > 0x7F:
-            self.out.append((n & 0x7F) | 0x80)
-            n >>= 7
-        self.out.append(n)
+        _varint(self.out, n)
 
     def _zigzag(self, n: int) -> None:
         self._varint((n << 1) ^ (n >> 63))
@@ -58,8 +63,8 @@ class _Thrift:
         self._field(fid, _T_I64)
         self._zigzag(n)
 
-    def true(self, fid: int) -> None:
-        self._field(fid, _T_TRUE)
+    def boolean(self, fid: int, value: bool) -> None:
+        self._field(fid, _T_TRUE if value else _T_FALSE)  # the value is the field's type
 
     def binary(self, fid: int, data: bytes) -> None:
         self._field(fid, _T_BINARY)
@@ -103,13 +108,9 @@ def _levels(defined: list[bool]) -> bytes:
     for i, d in enumerate(defined):
         if d:
             packed[i >> 3] |= 1 << (i & 7)
-    header = bytearray()
-    n = (groups << 1) | 1
-    while n > 0x7F:
-        header.append((n & 0x7F) | 0x80)
-        n >>= 7
-    header.append(n)
-    body = bytes(header) + bytes(packed)
+    body = bytearray()
+    _varint(body, (groups << 1) | 1)
+    body += packed
     return struct.pack("<i", len(body)) + body
 
 
@@ -187,7 +188,7 @@ def plain_parquet(columns: list[dict], rows: list[dict], metadata: dict[bytes, b
         elif kind == "timestamp_us":
             meta.begin(10)
             meta.begin(8)  # LogicalType.TIMESTAMP(isAdjustedToUTC=false, MICROS), as pyarrow writes timestamp[us]
-            meta._field(1, 2)  # bool false
+            meta.boolean(1, False)
             meta.begin(2)
             meta.begin(2)  # TimeUnit.MICROS
             meta.end()
