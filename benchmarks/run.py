@@ -458,11 +458,11 @@ def main(argv=None) -> int:
         with open(log_path, "w") as log:
             runner = Runner(args, tmp, log)
             probe = runner.child("all", "probe")
+            if "error" in probe:
+                raise SystemExit(f"cannot probe {args.python}: {probe['error']} (log: {log_path})")
             # Compiled once into the run's bytecode cache, before any timed start-up.
             subprocess.run([args.python, "-m", "compileall", "-q", str(REPO / "mediastore")], env=runner.env(tmp / "compile"),
                            stdout=log, stderr=subprocess.STDOUT, check=False)
-            if "error" in probe:
-                raise SystemExit(f"cannot probe {args.python}: {probe['error']} (log: {log_path})")
             skipped, peers = [], []
             for peer in args.peers:
                 info = probe["peers"][peer]
