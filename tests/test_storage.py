@@ -188,16 +188,42 @@ def test_integer_lists_are_delta_encoded_and_read_back(tmp_path):
     other column as before; the values read back as written."""
     import io
 
-    from mediastore.storage import delta_columns, parquet_bytes
+    from mediastore.storage import SMALL_FILE_BYTES, delta_columns, parquet_bytes
 
     schema = schema_for("histograms").file_schema
     assert delta_columns(schema) == {"counts.list.element": "DELTA_BINARY_PACKED"}
     assert delta_columns(schema_for("scalars").file_schema) == {}
-    table = pa.table({"step": pa.array([0, 1], pa.int64()), "counts": pa.array([[0, 5, 2**40], None], pa.list_(pa.int64())),
-                      "bins": pa.array([[0.0, 0.5, 1.0, 1.5], [1.0]], pa.list_(pa.float64()))})
+    table = pa.table({"step": pa.array([0, 1] * 100, pa.int64()), "counts": pa.array([[0, 5, 2**40], None] * 100, pa.list_(pa.int64())),
+                      "bins": pa.array([[0.0, 0.5, 1.0, 1.5], [1.0]] * 100, pa.list_(pa.float64()))})
+    assert table.nbytes >= SMALL_FILE_BYTES  # a small file is written plain (next test)
     data = parquet_bytes(table)
     meta = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
     encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
     assert "DELTA_BINARY_PACKED" in encodings["counts.list.element"]
     assert "DELTA_BINARY_PACKED" not in encodings["bins.list.element"] + encodings["step"]
     assert pq.read_table(io.BytesIO(data)).equals(table)
+
+
+def test_small_files_are_written_plain_and_larger_ones_compressed():
+    """A table of under SMALL_FILE_BYTES (a logged table's one row) is written without zstd and
+    without dictionaries, which cost more than they save at that size; a larger one with both.
+    Both read back as written, statistics included."""
+    import io
+
+    from mediastore.storage import SMALL_FILE_BYTES, parquet_bytes
+
+    def written(rows: int):
+        table = pa.table({"step": pa.array(range(rows), pa.int64()), "key": pa.array(["loss"] * rows),
+                          "value": pa.array([0.5] * rows, pa.float64())})
+        data = parquet_bytes(table)
+        assert pq.read_table(io.BytesIO(data)).equals(table)
+        column = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(1)
+        assert column.statistics.min == "loss" and column.statistics.max == "loss"
+        return table.nbytes, column
+
+    nbytes, small = written(3)
+    assert nbytes < SMALL_FILE_BYTES
+    assert small.compression == "UNCOMPRESSED" and not small.has_dictionary_page
+    nbytes, large = written(200)
+    assert nbytes >= SMALL_FILE_BYTES
+    assert large.compression == "ZSTD" and large.has_dictionary_page

@@ -191,6 +191,9 @@ class Table(Media):
         self._increment_of: int | None = None  # INCREMENTAL: the step of the first increment
         self._last_step: int | None = None
         self._frame = None  # a DataFrame given whole: kept columnar, typed from its dtypes
+        # The frame's columns as Arrow arrays, made once (typing a column converts it): what
+        # every snapshot of the unchanged frame stores. Emptied when the frame becomes rows.
+        self._frame_arrays: dict[str, Any] = {}
         self._rows: list[list[Any]] = []
         if data is not None and is_dataframe(data):
             data, dataframe = None, data  # W&B: data= may be a DataFrame
@@ -205,14 +208,15 @@ class Table(Media):
             self.columns = self._check_columns([str(c) if not isinstance(c, str) else c for c in dataframe.columns])
             self._set_checks(dtype, optional)
             frame = dataframe.reset_index(drop=True).copy()
-            frame.columns = list(self.columns)
+            if list(frame.columns) != self.columns:
+                frame.columns = list(self.columns)
             if any(t is not None for t in self._declared.values()) or not all(self._optional.values()) or self._mixed:
                 self._types = {c: None for c in self.columns}  # checked cell by cell, as add_data does
                 for row in frame.itertuples(index=False, name=None):
                     self.add_data(*row)
                 return
             self._frame = frame
-            self._types = {c: self._frame_column_type(c) for c in self.columns}
+            self._types = {c: self._frame_column_type(c, series) for c, series in zip(self.columns, (s for _, s in frame.items()))}
             return
         self.columns = self._check_columns(list(columns) if columns is not None else ["Input", "Output", "Expected"])
         self._set_checks(dtype, optional)
@@ -249,8 +253,7 @@ class Table(Media):
         return columns
 
     # -- building -----------------------------------------------------------------------------
-    def _frame_column_type(self, column: str) -> Any:
-        series = self._frame[column]
+    def _frame_column_type(self, column: str, series: Any) -> Any:
         kind = series.dtype.kind
         if kind == "b":
             return "bool"
@@ -262,8 +265,10 @@ class Table(Media):
             return "timestamp"
         if kind == "c":
             return "complex"
-        inferred = _arrow_inferred_type(series)
+        inferred, array = _arrow_inferred_type(series)
         if inferred is not _UNKNOWN:
+            if array is not None:
+                self._frame_arrays[column] = array
             return inferred
         current = None  # mixed or media cells: per cell, to find media or name the bad cell
         for row, value in enumerate(series.tolist()):
@@ -369,6 +374,7 @@ class Table(Media):
     def _materialise_rows(self) -> None:
         if self._frame is not None:
             frame, self._frame = self._frame, None
+            self._frame_arrays = {}
             self._rows = [list(r) for r in frame.itertuples(index=False, name=None)]
 
     # -- reading --------------------------------------------------------------------------------
@@ -498,15 +504,18 @@ class _LoggedTable(Media):
         if start:
             frame = frame.iloc[start:].reset_index(drop=True) if frame is not None else None
         rows = table._rows[start or 0:] if frame is None else None
+        series = dict(frame.items()) if frame is not None else None
+        made = table._frame_arrays if frame is not None and not start else {}  # arrays of the whole frame
         for i, name in enumerate(self.columns):
             t = self._types[name]
-            values = frame[name] if frame is not None else [r[i] for r in rows]
+            values = series[name] if frame is not None else [r[i] for r in rows]
             if isinstance(t, type):
                 cells = values.tolist() if frame is not None else values
                 self._media_cells[name] = [None if c is None or (isinstance(c, float) and np.isnan(c)) else c._prepare() for c in cells]
                 continue
             try:
-                self._arrow_columns[name] = _arrow_column(values, t, frame is not None)
+                array = made.get(name)
+                self._arrow_columns[name] = _stored_array(array, t) if array is not None else _arrow_column(values, t, frame is not None)
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
                 raise InvalidMediaTypeError(f"Table column {name!r} ({_type_name(t)}) cannot be stored: {exc}") from None
         self.num_rows = len(table) - (start or 0)
@@ -601,30 +610,39 @@ class _LoggedTable(Media):
 _UNKNOWN = object()
 
 
-def _arrow_inferred_type(series) -> Any:
+def _arrow_inferred_type(series) -> tuple[Any, Any]:
     """The column type of an object or string Series by Arrow's own inference (no per-cell
-    Python loop), or _UNKNOWN when Arrow cannot type it (media cells, mixed types)."""
+    Python loop), or _UNKNOWN when Arrow cannot type it (media cells, mixed types); and the
+    Arrow array when it is what the column stores (a str column), else None."""
     import pyarrow as pa
 
     try:
-        arrow_type = pa.array(series, from_pandas=True).type
+        array = pa.array(series, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
-        return _UNKNOWN
+        return _UNKNOWN, None
+    arrow_type = array.type
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return "str"
+        return "str", array
     if pa.types.is_boolean(arrow_type):
-        return "bool"
+        return "bool", None
     if pa.types.is_integer(arrow_type):
-        return "int"
+        return "int", None
     if pa.types.is_floating(arrow_type):
-        return "float"
+        return "float", None
     if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
-        return "timestamp"
+        return "timestamp", None
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
-        return "list"
+        return "list", None
     if pa.types.is_null(arrow_type):
-        return None
-    return _UNKNOWN
+        return None, None
+    return _UNKNOWN, None
+
+
+def _stored_array(array, type_: Any):
+    """An array Arrow inferred for a frame's column, as the column of type ``type_`` stores it."""
+    import pyarrow as pa
+
+    return array.cast(pa.string()) if type_ == "str" and not pa.types.is_string(array.type) else array
 
 
 def _cells_equal(a: Any, b: Any) -> bool:

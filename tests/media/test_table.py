@@ -84,6 +84,27 @@ def test_dataframe_in_and_out(store_uri):
     )
 
 
+def test_a_dataframe_table_changed_after_a_log_stores_its_new_contents(store_uri):
+    """A DataFrame's str columns are converted to Arrow once, when the table is made; a change
+    to the table (add_data, add_column) must not leave the first conversion in later logs."""
+    frame = pd.DataFrame({"s": pd.array(["a", None, "c"], dtype="str"), "o": ["x", "y", "z"], "i": [1, 2, 3]})
+    table = ms.Table(dataframe=frame, log_mode="MUTABLE")
+    with ms.init(project="p", store=store_uri, run_id="r") as run:
+        run.log({"df": table}, step=0)
+        table.add_data("d", "w", 4)
+        run.log({"df": table}, step=1)
+        table.add_column("n", [1.5, 2.5, 3.5, 4.5])
+        run.log({"df": table}, step=2)
+    store = ms.open(store_uri)
+    first, second, third = (store.table("r", "df", step=s) for s in (0, 1, 2))
+    assert first["s"].tolist()[::2] == ["a", "c"] and first["s"].isna().tolist() == [False, True, False]
+    assert first["o"].tolist() == ["x", "y", "z"]
+    assert second["s"].tolist()[3] == "d" and second["o"].tolist() == ["x", "y", "z", "w"] and second["i"].tolist() == [1, 2, 3, 4]
+    assert third["n"].tolist() == [1.5, 2.5, 3.5, 4.5] and third["o"].tolist() == ["x", "y", "z", "w"]
+    types = dict(store.sql("DESCRIBE SELECT * FROM tables.df").fetchall()[i][:2] for i in range(6))
+    assert (types["s"], types["o"]) == ("VARCHAR", "VARCHAR")
+
+
 def test_python_cells_of_every_plain_type(store_uri):
     table = ms.Table(columns=["n", "x", "s", "b", "t", "l", "none"])
     when = dt.datetime(2026, 11, 24, 12, 0)
