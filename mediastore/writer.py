@@ -156,6 +156,7 @@ class RunWriter:
         self._buffers: dict[str, Batch] = {}
         self._encoders = ThreadPoolExecutor(settings.encode_workers, thread_name_prefix="mediastore-encode")
         self._io = ThreadPoolExecutor(1, thread_name_prefix="mediastore-io")
+        self._io_used = False  # set when a batch is first handed to the I/O thread
         self._slots = threading.BoundedSemaphore(settings.max_inflight)
         self.tables_written: set[str] = set()  # tables this writer made hidden (unpublished) files in
         self._publish_last = False
@@ -229,6 +230,7 @@ class RunWriter:
             names = [table] if table is not None else list(self._buffers)
             taken = [(name, self._buffers.pop(name)) for name in names if name in self._buffers]
         for name, buf in taken:
+            self._io_used = True
             self._io.submit(self._write, name, buf)  # a failure is kept in self._error by _write
 
     def _tick(self) -> None:
@@ -281,10 +283,14 @@ class RunWriter:
         buf.spooled += len(ready)
         return name, buf.seq, "media", ready
 
-    def _write(self, table: str, buf: Batch, last: bool = False) -> None:
+    def _write(self, table: str, buf: Batch, last: bool = False, *, once: bool = False) -> bool:
         """Write one batch (the I/O thread): its blobs first, then its Parquet file, each
         retried while the store fails; the rows are spooled first, so they wait there.
-        ``last``: one of the batches close() takes, which may be published at once."""
+        ``last``: one of the batches close() takes, which may be published at once.
+
+        ``once`` (close() on a local folder, on the caller's thread): no retry; a write that
+        fails for the store's reasons spools the rows and returns False, for the I/O thread to
+        retry. Otherwise True."""
         try:
             for *_, encoded in buf.media:
                 if isinstance(encoded, Future):
@@ -304,7 +310,7 @@ class RunWriter:
                 spool_tail()
             if self.packer.stop.is_set():
                 self.complete = False  # finish gave up waiting: the batch stays in the spool
-                return
+                return True
             if buf.media:
                 try:
                     self.packer.durable()
@@ -327,17 +333,29 @@ class RunWriter:
                 spool_tail()  # for recovery, whatever the failure
                 if not is_transient(exc):
                     raise
+                if once:
+                    return False
                 written = retrying(write, f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned)
             if written is not None and not publish:
                 self.tables_written.add(table)
             if self._spool:
                 self._spool.written(table, buf.seq)
+            return True
         except BaseException as exc:
             if self.packer.stop.is_set() and is_transient(exc):
                 self.complete = False  # given up at finish: the rows and blobs are in the spool
-                return
+                return True
             self._error = self._error or exc  # surfaced to the caller at the next log or at finish
             raise
+
+    def _write_once(self, table: str, buf: Batch) -> bool:
+        """close() on the caller's thread: one of the last batches, without retries; False if the
+        store failed (the batch is spooled, for the I/O thread). Other errors are kept, as the
+        I/O thread keeps them, and raised by close()."""
+        try:
+            return self._write(table, buf, True, once=True)
+        except Exception:
+            return True  # in self._error
 
     def raise_pending_error(self) -> None:
         if self._error is not None:
@@ -358,13 +376,22 @@ class RunWriter:
         self._encoders.shutdown(wait=True)  # encoders touch no network: their blobs are in the packer
         with self._lock:
             last, self._buffers = list(self._buffers.items()), {}
+        if self.location.is_local and not self._io_used and self.packer.settled():
+            # Nothing waits on the I/O thread or the uploads, and a local write fails at once if
+            # it fails: the last batches are written here, by the caller who waits for them
+            # anyway (a logged table's run finished in 2.3 ms instead of 2.9: no thread start,
+            # no hand-off). The first that fails goes, with the rest, to the I/O thread.
+            while last and self._write_once(*last[0]):
+                last.pop(0)
         for name, buf in last:
+            self._io_used = True
             self._io.submit(self._write, name, buf, True)  # after every earlier batch: the I/O thread is one
-        idle = self._io.submit(lambda: None)  # done when every batch before it is
-        try:
-            idle.result(timeout=self.settings.finish_timeout)
-        except FutureTimeoutError:
-            self.packer.stop.set()  # retries end; the I/O thread spools what is left and returns
+        if self._io_used:
+            idle = self._io.submit(lambda: None)  # done when every batch before it is
+            try:
+                idle.result(timeout=self.settings.finish_timeout)
+            except FutureTimeoutError:
+                self.packer.stop.set()  # retries end; the I/O thread spools what is left and returns
         self._io.shutdown(wait=True)
         self.packer.close()
         self.raise_pending_error()

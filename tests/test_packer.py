@@ -182,3 +182,44 @@ def test_a_local_write_that_fails_leaves_the_blob_and_row_in_the_spool_until_it_
     assert not (tmp_path / "spool").exists() or not any(p.is_file() for p in (tmp_path / "spool").rglob("*"))
     back = ms.open(str(tmp_path / "store")).table("r", "t")
     pd.testing.assert_frame_equal(back[["a", "b"]], frame, check_dtype=False)
+
+
+def test_a_local_run_writes_its_last_rows_and_table_file_on_the_callers_thread_and_retries_a_failure_on_the_io_thread(tmp_path, monkeypatch):
+    """On a local folder a run whose rows never went to the I/O thread writes its last batches
+    at finish on the caller's thread, and a logged table's file when it is logged (no thread is
+    started for them); a failing write is retried by the I/O thread, the rows waiting in the
+    spool, and the run still ends whole."""
+    import pandas as pd
+
+    from mediastore.storage import StoreLocation
+
+    monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
+    write_bytes, create_bytes = StoreLocation.write_bytes, StoreLocation.create_bytes
+    writes, failures = [], []
+
+    def recorded(path, fail):
+        writes.append((path.split("/store/", 1)[1], threading.current_thread().name))
+        if fail and "/tables/" in path and len(failures) < 2:
+            failures.append(sorted(p.name for p in (tmp_path / "spool").rglob("*.pkl")))
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(StoreLocation, "write_bytes", lambda self, path, data: recorded(path, True) or write_bytes(self, path, data))
+    monkeypatch.setattr(StoreLocation, "create_bytes", lambda self, path, data: recorded(path, False) or create_bytes(self, path, data))
+    frame = pd.DataFrame({"a": range(50), "b": [f"row {i}" for i in range(50)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StorageUnavailableWarning)
+        with ms.init(project="p", store=str(tmp_path / "store"), run_id="r") as run:
+            run.log({"loss": 0.5})  # the scalars' batch first: the last batches are written in that order
+            run.log({"t": ms.Table(dataframe=frame)})
+    main = threading.current_thread().name
+    table_file = [thread for path, thread in writes if path.startswith("blobs/")]
+    assert table_file == [main], writes
+    scalar_rows = [thread for path, thread in writes if path.startswith("scalars/")]
+    assert scalar_rows == [main], writes  # written at finish, by the caller
+    tables_rows = [thread for path, thread in writes if path.startswith("tables/")]
+    assert tables_rows[0] == main and len(tables_rows) == 3 and all(t.startswith("mediastore-io") for t in tables_rows[1:]), writes
+    assert failures[0] == [] and failures[1] != [], failures  # spooled after the caller's try failed, before the retry
+    store = ms.open(str(tmp_path / "store"))
+    assert store.history("r")["loss"].dropna().tolist() == [0.5]
+    pd.testing.assert_frame_equal(store.table("r", "t")[["a", "b"]], frame, check_dtype=False)
+    assert not any(p.is_file() for p in (tmp_path / "spool").rglob("*"))
