@@ -190,15 +190,21 @@ def _leaves(path: str, type_: pa.DataType):
 
 
 def delta_columns(schema: pa.Schema) -> dict[str, str]:
-    """Integer leaf columns inside lists (a histogram's counts), delta-encoded: small counts
-    pack into a few bits before zstd, so 2,000 histograms' counts wrote in 3.7 ms instead of
-    5.7, 2 % smaller (DELTA_BINARY_PACKED: Parquet 2 pages, read by pyarrow, DuckDB, Spark,
-    Trino)."""
+    """Integer and timestamp leaf columns, delta-encoded (DELTA_BINARY_PACKED, which pyarrow,
+    DuckDB, Spark and Trino read). Steps, times, offsets and counts rise or stay small, so
+    their differences pack into a few bits before zstd:
+
+    - a histogram's counts: 2,000 histograms wrote in 3.7 ms instead of 5.7, 2 % smaller;
+    - a scalars file of 100,000 rows (step and logged_at): 6.7 ms instead of 8.0, 18 % smaller;
+    - a table's id column of 10,000 rows: 0.13 ms instead of 0.30, 0.5 kB instead of 11 kB.
+
+    Random 64-bit integers (hashes) gain nothing: 0.33 ms instead of 0.16 for 10,000, 1 %
+    larger; they are rare in what is logged."""
     return {
         path: "DELTA_BINARY_PACKED"
         for field in schema
         for path, type_ in _leaves(field.name, field.type)
-        if ".list.element" in path and pa.types.is_integer(type_)
+        if pa.types.is_integer(type_) or pa.types.is_timestamp(type_) or pa.types.is_date(type_)
     }
 
 

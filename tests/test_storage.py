@@ -183,16 +183,17 @@ def test_parquet_files_dictionary_encode_strings_only(tmp_path):
     assert "key" in dictionary_columns(scalars) and "value" not in dictionary_columns(scalars)
 
 
-def test_integer_lists_are_delta_encoded_and_read_back(tmp_path):
-    """A histogram's counts (integers inside a list) are written DELTA_BINARY_PACKED, and every
-    other column as before; the values read back as written."""
+def test_integer_and_time_columns_are_delta_encoded_and_read_back(tmp_path):
+    """Integer and timestamp columns (steps, times, a histogram's counts inside a list) are
+    written DELTA_BINARY_PACKED, floats and strings as before; the values read back as written."""
     import io
 
     from mediastore.storage import SMALL_FILE_BYTES, delta_columns, parquet_bytes
 
     schema = schema_for("histograms").file_schema
-    assert delta_columns(schema) == {"counts.list.element": "DELTA_BINARY_PACKED"}
-    assert delta_columns(schema_for("scalars").file_schema) == {}
+    assert delta_columns(schema)["counts.list.element"] == "DELTA_BINARY_PACKED"
+    assert set(delta_columns(schema_for("scalars").file_schema)) == {"step", "logged_at"}
+    assert "bins.list.element" not in delta_columns(schema) and "blob.length" in delta_columns(schema_for("images").file_schema)
     table = pa.table({"step": pa.array([0, 1] * 100, pa.int64()), "counts": pa.array([[0, 5, 2**40], None] * 100, pa.list_(pa.int64())),
                       "bins": pa.array([[0.0, 0.5, 1.0, 1.5], [1.0]] * 100, pa.list_(pa.float64()))})
     assert table.nbytes >= SMALL_FILE_BYTES  # a small file is written plain (next test)
@@ -200,7 +201,7 @@ def test_integer_lists_are_delta_encoded_and_read_back(tmp_path):
     meta = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
     encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
     assert "DELTA_BINARY_PACKED" in encodings["counts.list.element"]
-    assert "DELTA_BINARY_PACKED" not in encodings["bins.list.element"] + encodings["step"]
+    assert "DELTA_BINARY_PACKED" in encodings["step"] and "DELTA_BINARY_PACKED" not in encodings["bins.list.element"]
     assert pq.read_table(io.BytesIO(data)).equals(table)
 
 
