@@ -677,9 +677,10 @@ def _arrow_column(values: Any, type_: Any, from_frame: bool):
     if type_ == "int":
         return pa.array(values, type=pa.int64(), from_pandas=True)
     if type_ == "float":
-        # NaN is data in a float column and stays NaN; only None becomes NULL.
+        # NaN is data in a float column and stays NaN; only None becomes NULL. No copy: the
+        # frame is the Table's own copy, which nothing changes in place.
         if from_frame and values.dtype.kind == "f":
-            return pa.array(values.to_numpy(dtype=np.float64, copy=True))
+            return pa.array(values.to_numpy(dtype=np.float64, copy=False))
         cells = values.tolist() if from_frame else values
         return pa.array([None if v is None else float(v) for v in cells], type=pa.float64())
     if type_ == "str":
