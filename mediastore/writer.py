@@ -379,7 +379,7 @@ class RunWriter:
         if self.location.is_local and not self._io_used and self.packer.settled():
             # Nothing waits on the I/O thread or the uploads, and a local write fails at once if
             # it fails: the last batches are written here, by the caller who waits for them
-            # anyway (a logged table's run finished in 2.3 ms instead of 2.9: no thread start,
+            # anyway (finish() after a 10,000-row table: 2.1 ms instead of 2.6; no thread start,
             # no hand-off). The first that fails goes, with the rest, to the I/O thread.
             while last and self._write_once(*last[0]):
                 last.pop(0)
