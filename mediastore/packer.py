@@ -189,6 +189,7 @@ class BlobPacker:
         returns its blob struct."""
         digest = hashlib.sha256(data).hexdigest()
         standalone = len(data) >= self.max_blob or not mime.startswith(_PACKED_MIMES)
+        rel = blob_path(digest, mime) if standalone else None  # a standalone blob's content address
         if standalone and self._condemned is None:
             # Read after the run's first record is written (ms.init), never before: blobgc.py.
             condemned = condemned_blobs(self.location)
@@ -202,10 +203,10 @@ class BlobPacker:
             if known is not None and known["mime"] == mime:
                 self._known.move_to_end(digest)
                 return dict(known)
-            condemned = standalone and blob_path(digest, mime) in self._condemned
+            condemned = standalone and rel in self._condemned
         direct = standalone and not condemned and self.location.is_local and len(data) <= _LOCAL_DIRECT_BYTES
         if direct:
-            blob = self._write_direct(blob_path(digest, mime), data, digest, mime)
+            blob = self._write_direct(rel, data, digest, mime)
             if blob is not None:
                 return blob
         with self._lock:
@@ -220,7 +221,6 @@ class BlobPacker:
                 blob = {"uri": f"{PACKS}/{pack.name}", "offset": 0, "length": len(data), "sha256": digest, "mime": mime}
                 self._pending_bytes += len(data)
             elif standalone:
-                rel = blob_path(digest, mime)
                 # To the spool first, unless a local write has not been tried yet.
                 spool_first = direct or not self.location.is_local
                 self._pending.append(self._uploads.submit(self._upload_standalone, rel, bytes(data), spool_first))
