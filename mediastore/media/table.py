@@ -216,7 +216,7 @@ class Table(Media):
                     self.add_data(*row)
                 return
             self._frame = frame
-            self._types = {c: self._frame_column_type(c, series) for c, series in zip(self.columns, (s for _, s in frame.items()))}
+            self._types = {c: self._frame_column_type(c, series) for c, series in frame.items()}  # labels are self.columns
             return
         self.columns = self._check_columns(list(columns) if columns is not None else ["Input", "Output", "Expected"])
         self._set_checks(dtype, optional)
