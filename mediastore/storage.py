@@ -43,8 +43,14 @@ def parquet_bytes(table: pa.Table) -> bytes:
     Written with the system allocator: with pyarrow's default (mimalloc), a writer thread's
     first big write took 25-30 ms more in half of the fresh processes measured (a run's finish
     took 45 ms instead of 20), and never less than with the system one."""
+    sink = pa.BufferOutputStream(memory_pool=pa.system_memory_pool())
+    _write_parquet(sink, table)
+    return sink.getvalue().to_pybytes()
+
+
+def _write_parquet(sink, table: pa.Table) -> None:
+    """``table`` into ``sink`` (an Arrow output stream) as `parquet_bytes` describes."""
     pool = pa.system_memory_pool()
-    sink = pa.BufferOutputStream(memory_pool=pool)
     if table.nbytes < SMALL_FILE_BYTES:
         options = {"compression": "none", "use_dictionary": False}
     else:
@@ -52,7 +58,6 @@ def parquet_bytes(table: pa.Table) -> bytes:
                    "column_encoding": delta_columns(table.schema) or None}
     with pq.ParquetWriter(sink, table.schema, write_statistics=True, memory_pool=pool, **options) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 DEFAULT_STORE = "./mediastore-data"
 #: 1: rows and blobs. 2 (adds to 1, which it reads as it is): the runs index,
@@ -320,12 +325,17 @@ class StoreLocation:
 
     # -- atomic writes -------------------------------------------------------------------
     @staticmethod
-    def _local_temporary(path: str, data: bytes) -> str:
-        """``data`` written beside ``path`` under a temporary name, which is returned. A leading
-        dot: other engines (Spark, Trino, pyarrow) skip it while it is written."""
+    def _temporary_name(path: str) -> str:
+        """A temporary name beside ``path`` (its folder made). A leading dot: other engines
+        (Spark, Trino, pyarrow) skip it while it is written."""
         os.makedirs(os.path.dirname(path), exist_ok=True)
         directory, name = os.path.split(path)
-        tmp = os.path.join(directory, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+        return os.path.join(directory, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+
+    @staticmethod
+    def _local_temporary(path: str, data: bytes) -> str:
+        """``data`` written beside ``path`` under a temporary name, which is returned."""
+        tmp = StoreLocation._temporary_name(path)
         with open(tmp, "wb") as fh:
             fh.write(data)
         return tmp
@@ -358,7 +368,26 @@ class StoreLocation:
             return False
 
     def write_parquet(self, path: str, table: pa.Table) -> None:
-        self.write_bytes(path, parquet_bytes(table))
+        """``table`` as one Parquet file at ``path``, whole or not at all (as `write_bytes`).
+
+        A local folder's file is written by the Parquet writer straight into its temporary
+        file: no copy of it in memory, then another as bytes. For a fresh process's file of
+        2,000 histograms that was 420 page faults instead of 1,250 and 7.0 ms instead of
+        10.7 (medians of 12; the bytes' way took 15-34 ms in 4 of them)."""
+        if not self.is_local:
+            self.write_bytes(path, parquet_bytes(table))
+            return
+        tmp = self._temporary_name(path)
+        try:
+            with pa.OSFile(tmp, "wb") as sink:
+                _write_parquet(sink, table)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
     def list_files(self, directory: str, suffix: str = ".parquet") -> list[str]:
         try:

@@ -194,7 +194,7 @@ def test_a_local_run_writes_its_last_rows_and_table_file_on_the_callers_thread_a
     from mediastore.storage import StoreLocation
 
     monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
-    write_bytes, create_bytes = StoreLocation.write_bytes, StoreLocation.create_bytes
+    write_bytes, create_bytes, write_parquet = StoreLocation.write_bytes, StoreLocation.create_bytes, StoreLocation.write_parquet
     writes, failures = [], []
 
     def recorded(path, fail):
@@ -205,6 +205,8 @@ def test_a_local_run_writes_its_last_rows_and_table_file_on_the_callers_thread_a
 
     monkeypatch.setattr(StoreLocation, "write_bytes", lambda self, path, data: recorded(path, True) or write_bytes(self, path, data))
     monkeypatch.setattr(StoreLocation, "create_bytes", lambda self, path, data: recorded(path, False) or create_bytes(self, path, data))
+    # A local folder's row files are written by the Parquet writer, not as bytes.
+    monkeypatch.setattr(StoreLocation, "write_parquet", lambda self, path, table: recorded(path, True) or write_parquet(self, path, table))
     frame = pd.DataFrame({"a": range(50), "b": [f"row {i}" for i in range(50)]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StorageUnavailableWarning)

@@ -228,3 +228,36 @@ def test_small_files_are_written_plain_and_larger_ones_compressed():
     nbytes, large = written(200)
     assert nbytes >= SMALL_FILE_BYTES
     assert large.compression == "ZSTD" and large.has_dictionary_page
+
+
+@pytest.mark.parametrize("rows", [3, 5000])
+def test_a_local_parquet_file_is_written_straight_to_its_temporary_name_as_parquet_bytes_would_be(tmp_path, rows):
+    """On a local folder write_parquet writes the file itself (no bytes in memory first): the
+    same bytes as parquet_bytes, plain or zstd by size, and nothing but the file is left."""
+    from mediastore.storage import parquet_bytes
+
+    table = pa.table({"step": pa.array(range(rows), pa.int64()), "key": pa.array([f"k{i % 7}" for i in range(rows)]),
+                      "value": pa.array(np.linspace(0, 1, rows), pa.float64())})
+    loc = StoreLocation(str(tmp_path / "store"))
+    path = loc.path("scalars", "project=p", "run=r", "a.parquet")
+    loc.write_parquet(path, table)
+    assert (tmp_path / "store/scalars/project=p/run=r/a.parquet").read_bytes() == parquet_bytes(table)
+    assert pq.read_table(path).equals(table)
+    assert sorted(p.name for p in (tmp_path / "store/scalars/project=p/run=r").iterdir()) == ["a.parquet"]
+
+
+def test_a_local_parquet_write_that_fails_leaves_neither_the_file_nor_its_temporary(tmp_path, monkeypatch):
+    """A write that fails part-way (a full disk) raises the OSError, which the writer retries,
+    and leaves nothing: no half file under the name, no temporary beside it."""
+    from mediastore import storage
+
+    def half_then_full(sink, table):
+        sink.write(b"PAR1 and some of a page")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storage, "_write_parquet", half_then_full)
+    loc = StoreLocation(str(tmp_path / "store"))
+    path = loc.path("scalars", "project=p", "run=r", "a.parquet")
+    with pytest.raises(OSError, match="No space left"):
+        loc.write_parquet(path, pa.table({"step": pa.array([1], pa.int64())}))
+    assert list((tmp_path / "store/scalars/project=p/run=r").iterdir()) == []
