@@ -119,7 +119,8 @@ def compact_run(
         read = catalog.read_tables(([last] if last else []) + hidden)
         hidden_names = [f.rsplit("/", 1)[1] for f in hidden]
         if last is not None and sum(t.nbytes for t in read) <= target_bytes:
-            _rewrite(location, table, last, read[0], read[1:], hidden_names)
+            size = catalog.size_version(last)  # the version just listed and read
+            _rewrite(location, table, last, read[0], read[1:], hidden_names, int(size) if size else None)
         else:
             _write_outputs(location, table, project, run_id, _merged(read[1:] if last else read), hidden_names, target_bytes,
                            token=writer)
@@ -144,7 +145,8 @@ def _merged(tables: list[pa.Table]) -> pa.Table:
     return merged if _is_sorted(merged.column(key)) else merged.sort_by(key)
 
 
-def _rewrite(location: StoreLocation, table: str, path: str, published: pa.Table, hidden: list[pa.Table], hidden_names: list[str]) -> None:
+def _rewrite(location: StoreLocation, table: str, path: str, published: pa.Table, hidden: list[pa.Table], hidden_names: list[str],
+             old_size: int | None = None) -> None:
     """Merge hidden files into a published file by writing it anew under its own name: one
     atomic PUT (os.replace on a local folder), so an engine without the catalog reads its old
     rows or all of them. Its ``replaces`` keeps what it replaced before (still dead for the
@@ -152,23 +154,26 @@ def _rewrite(location: StoreLocation, table: str, path: str, published: pa.Table
     read, so a compaction of the same run racing this one can only leave files live whose rows
     its own output lacks."""
     merged = _merged([published, *hidden]).replace_schema_metadata(published.schema.metadata)
-    rewrite_published(location, table, path, merged, also_replaces=hidden_names)
+    rewrite_published(location, table, path, merged, also_replaces=hidden_names, old_size=old_size)
 
 
-def rewrite_published(location: StoreLocation, table: str, path: str, rows: pa.Table, *, also_replaces: list[str] = ()) -> None:
+def rewrite_published(location: StoreLocation, table: str, path: str, rows: pa.Table, *, also_replaces: list[str] = (),
+                      old_size: int | None = None) -> None:
     """Write the published file ``path`` anew under its own name with ``rows``: one atomic PUT
     (os.replace on a folder), so every reader, with or without mediastore, reads the old
     version or the new one (catalog.py: readers key a published file by its version). ``rows``
     carry the Parquet metadata of the version they were read from: its ``replaces`` are kept
-    (those files stay dead for their grace period), plus ``also_replaces``."""
+    (those files stay dead for their grace period), plus ``also_replaces``. ``old_size``: the
+    size of that version when the caller's listing gave it (else it is asked for: a HEAD)."""
     before = json.loads((rows.schema.metadata or {}).get(REPLACES_KEY, b"[]"))
     rows = _conform(rows.replace_schema_metadata(None), schema_for(table).file_schema.remove_metadata())
     name = path.rsplit("/", 1)[1]
     metadata = {**schema_for(table).metadata, **compacted_metadata(sorted(set(before) | set(also_replaces)), [name])}
-    try:
-        old_size = int(location.fs.info(path)["size"])
-    except FileNotFoundError:
-        old_size = -1
+    if old_size is None:
+        try:
+            old_size = int(location.fs.info(path)["size"])
+        except FileNotFoundError:
+            old_size = -1
     data = parquet_bytes(rows.replace_schema_metadata(metadata))
     if len(data) == old_size:
         # The indexes tell versions of a published file by its size (catalog.ident): a rewrite

@@ -251,6 +251,9 @@ class StoreLocation:
         self._lock = threading.Lock()
         self._cache_setting = cache
         self._cache: Any = None
+        # The format version this object last read in the store's marker, or wrote there. Markers
+        # only go up: once it is this library's, raise_format_version needs no request.
+        self._format_seen = 0
 
     @property
     def fs(self) -> "fsspec.AbstractFileSystem":
@@ -303,6 +306,7 @@ class StoreLocation:
         marker = self.read_marker()
         if marker is not None:
             doc = json.loads(marker)
+            self._format_seen = int(doc.get("format_version", 0))
             if int(doc.get("format_version", 0)) > FORMAT_VERSION:
                 raise MediaStoreError(
                     f"the store at {self.uri} has format version {doc['format_version']}, newer than this "
@@ -314,14 +318,22 @@ class StoreLocation:
         else:
             self.fs.makedirs(self.root, exist_ok=True)
         self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
+        self._format_seen = FORMAT_VERSION
 
     def raise_format_version(self) -> None:
         """Mark the store as of this version before writing what an older reader would misread
         (older writers then refuse it, with a message to upgrade). Files of earlier versions
-        stay as they are: this version reads them."""
+        stay as they are: this version reads them. No request when this object has seen the
+        marker at this version already (a run's ``ms.init`` read it: a HEAD and a GET saved at
+        each compaction of the run's finish on a bucket)."""
+        if self._format_seen >= FORMAT_VERSION:
+            return
         marker = self.read_marker()
-        if marker is None or int(json.loads(marker).get("format_version", 0)) < FORMAT_VERSION:
+        seen = 0 if marker is None else int(json.loads(marker).get("format_version", 0))
+        if seen < FORMAT_VERSION:
             self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
+            seen = FORMAT_VERSION
+        self._format_seen = seen
 
     # -- atomic writes -------------------------------------------------------------------
     @staticmethod

@@ -44,6 +44,10 @@ BOUNDS: dict[str, dict[str, int]] = {
     "ms.init": {"HEAD": 2, "LIST": 2, "PUT": 2},
     f"log {N_IMAGES} images + finish": {"PUT": 3},
     "per logged image": {},
+    # A resumed run's finish merges its new rows into each table's published file, rewritten
+    # under its name: per table two LISTs, the new rows' GET (the runs table: both records), the
+    # rewrite's PUT. No HEAD: the old size comes from the listing, the format from ms.init.
+    "finish of a resumed run": {"GET": 3, "LIST": 4, "PUT": 4},
 }
 
 
@@ -171,3 +175,21 @@ def test_logging_images(proxied_store_uri, proxied_s3, s3_bucket, tmp_path, monk
     check("ms.init", init)
     check(f"log {N_IMAGES} images + finish", logged)
     check("per logged image", per_image)
+
+
+def test_finishing_a_resumed_run(proxied_store_uri, proxied_s3, tmp_path, monkeypatch):
+    """The finish of a resumed run sends no HEAD: neither for the published file it rewrites
+    (its size is in the listing) nor for the store's marker (ms.init read it)."""
+    monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
+    with ms.init(project="p", store=proxied_store_uri, run_id="r") as run:
+        for step in range(5):
+            run.log({"loss": float(step)})
+    run = ms.init(project="p", store=proxied_store_uri, run_id="r", resume=True)
+    for step in range(5):
+        run.log({"loss": float(step + 5)})
+    with proxied_s3.measure() as finished:
+        run.finish()
+    store = ms.open(proxied_store_uri)
+    assert store.history("r")["loss"].tolist() == [float(step) for step in range(10)]
+    assert store.runs()["state"].tolist() == ["finished"]
+    check("finish of a resumed run", finished)
