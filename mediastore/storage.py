@@ -307,7 +307,7 @@ class StoreLocation:
         if marker is not None:
             doc = json.loads(marker)
             self._format_seen = int(doc.get("format_version", 0))
-            if int(doc.get("format_version", 0)) > FORMAT_VERSION:
+            if self._format_seen > FORMAT_VERSION:
                 raise MediaStoreError(
                     f"the store at {self.uri} has format version {doc['format_version']}, newer than this "
                     f"mediastore understands ({FORMAT_VERSION}); upgrade mediastore"
@@ -317,8 +317,7 @@ class StoreLocation:
             os.makedirs(self.root, exist_ok=True)
         else:
             self.fs.makedirs(self.root, exist_ok=True)
-        self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
-        self._format_seen = FORMAT_VERSION
+        self._write_marker()
 
     def raise_format_version(self) -> None:
         """Mark the store as of this version before writing what an older reader would misread
@@ -329,11 +328,14 @@ class StoreLocation:
         if self._format_seen >= FORMAT_VERSION:
             return
         marker = self.read_marker()
-        seen = 0 if marker is None else int(json.loads(marker).get("format_version", 0))
-        if seen < FORMAT_VERSION:
-            self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
-            seen = FORMAT_VERSION
-        self._format_seen = seen
+        self._format_seen = 0 if marker is None else int(json.loads(marker).get("format_version", 0))
+        if self._format_seen < FORMAT_VERSION:
+            self._write_marker()
+
+    def _write_marker(self) -> None:
+        """Mark the store with this library's format version, and remember that it is."""
+        self.write_bytes(self.path(MARKER), json.dumps({"format_version": FORMAT_VERSION}).encode())
+        self._format_seen = FORMAT_VERSION
 
     # -- atomic writes -------------------------------------------------------------------
     @staticmethod
