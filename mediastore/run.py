@@ -326,9 +326,13 @@ class Run:
         past a type's MAX_PER_STEP before anything is stored, warn past its WARN_PER_STEP."""
         added: dict[type, int] = {}
         for value in values.values():
-            for item in value if isinstance(value, list) else (value,):
-                if isinstance(item, Media):
-                    added[type(item)] = added.get(type(item), 0) + 1
+            if isinstance(value, Media):
+                cls = type(value)
+                added[cls] = added.get(cls, 0) + 1
+            elif isinstance(value, list):
+                for item in value:
+                    cls = type(item)
+                    added[cls] = added.get(cls, 0) + 1  # _classify let only media into lists
         if not added:
             return counts
         new = dict(counts)

@@ -204,7 +204,8 @@ class RunWriter:
 
     def add_media(self, step: int, logged_at_us: int, key: str, idx: int, item) -> None:
         """One media row; its encoding starts now on a worker. Waits while too many are queued."""
-        self.raise_pending_error()
+        if self._error is not None:
+            self.raise_pending_error()
         if item.ENCODE_INLINE:
             encoded = item._encode(self._sink)  # the row itself: no hand-off, no Future
         else:
@@ -215,11 +216,12 @@ class RunWriter:
                 self._slots.release()
                 raise
             encoded.add_done_callback(lambda _: self._slots.release())
+        table = item.kind
         with self._lock:
-            buf = self._batch(item.kind)
+            buf = self._buffers.get(table) or self._batch(table)
             buf.media.append((step, key, idx, logged_at_us, encoded))
             buf.rows += 1
-            full = buf.rows >= self.settings.flush_rows
+            full = buf.rows >= self._flush_rows
         if full:
             self.flush(item.kind)
 

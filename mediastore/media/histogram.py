@@ -42,11 +42,13 @@ DEFAULT_BINS = 64
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
+    array.setflags(write=False)  # half the time of ``array.flags.writeable = False``
     return array
 
 
 def _check_num_bins(num_bins: Any) -> int:
+    if type(num_bins) is int and 1 <= num_bins <= MAX_BINS:  # the usual case, checked first
+        return num_bins
     if isinstance(num_bins, (bool, np.bool_)) or not isinstance(num_bins, (int, np.integer)):
         raise InvalidMediaTypeError(f"Histogram num_bins is {num_bins!r}; it must be an int from 1 to {MAX_BINS}")
     if not 1 <= num_bins <= MAX_BINS:
@@ -337,7 +339,7 @@ class Histogram(Media):
 
     def __init__(self, sequence: Any = None, np_histogram: Any = None, *, num_bins: int = DEFAULT_BINS):
         num_bins = _check_num_bins(num_bins)
-        if np_histogram is None and _is_np_histogram(sequence):
+        if np_histogram is None and isinstance(sequence, tuple) and _is_np_histogram(sequence):
             sequence, np_histogram = None, sequence
         if (sequence is None) == (np_histogram is None):
             raise InvalidMediaTypeError(
