@@ -49,7 +49,7 @@ def recover(location) -> list[tuple[str, str]]:
         return []
     recovered = []
     catalog = Catalog(location)
-    for owner_file in sorted(root.glob("*/*/*/owner.json")):
+    for owner_file in _owner_files(root):
         try:
             owner = json.loads(owner_file.read_text())
         except FileNotFoundError:
@@ -80,6 +80,40 @@ def recover(location) -> list[tuple[str, str]]:
         shutil.rmtree(directory, ignore_errors=True)
         recovered.append((project, run_id))
     return recovered
+
+
+def _owner_files(root: Path) -> list[Path]:
+    """``<project>/<run>/<token>/owner.json`` of every writer's spool under ``root``, sorted.
+
+    A finishing writer removes only its own ``<token>/`` folder: another writer of the run
+    may be starting in ``<run>/``, and an ``rmdir`` costs up to 0.3 ms on a disk mounted with
+    ``discard``. An empty ``<run>/`` folder is removed here instead, once: before, a walk over
+    the folders 10,000 finished runs had left took 58-80 ms at every ``ms.init``. A writer
+    starting at the same moment makes its folder again (`RunSpool`). ``<project>/`` folders
+    stay: there are few, and the next run of the project would make its folder again."""
+    found = []
+    for project in _folders(root):
+        for run in _folders(project):
+            tokens = _folders(run)
+            if not tokens:
+                _remove_if_empty(run)
+            found.extend(owner for owner in (token / "owner.json" for token in tokens) if owner.exists())
+    return sorted(found)
+
+
+def _folders(path: Path) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:  # removed since its parent was listed
+        return []
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # a writer started in it, or another process removed it
+        pass
 
 
 def _recover_one(location, catalog, directory: Path, project: str, run_id: str, token: str, process: str | None) -> None:

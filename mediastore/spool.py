@@ -75,7 +75,13 @@ class RunSpool:
 
     def __init__(self, location, project: str, run_id: str, token: str, process: str | None = None):
         self.dir = spool_root() / store_key(location) / project / run_id / token
-        self.dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(10):
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                break
+            except FileNotFoundError:  # ms.init of another process removed an empty parent (recover.py)
+                if attempt == 9:
+                    raise
         pid = os.getpid()
         owner = {"pid": pid, "host": socket.gethostname(), "start": process_start(pid), "store": location.uri, "process": process}
         cache.write_atomic(self.dir / "owner.json", json.dumps(owner).encode())

@@ -156,3 +156,47 @@ def test_spooled_histogram_rows_come_back_whole(tmp_path, spool):
                 np.testing.assert_array_equal(got[key], value)
             else:
                 assert got[key] == value
+
+
+def test_the_next_init_removes_the_folders_finished_runs_leave_in_the_spool(tmp_path, spool):
+    """A finished writer removes its own spool folder; the empty <run>/ folder above it goes at
+    the next ms.init of the store (each walk of the spool lists what is left). A live writer's
+    folders stay, and so does the spool of a dead one until it is recovered."""
+    store = str(tmp_path / "store")
+    for run_id in ("a", "b", "c"):
+        ms.init(project="p", store=store, run_id=run_id).finish()
+    ms.init(project="q", store=store, run_id="d").finish()
+    (root,) = spool.iterdir()
+    # Each ms.init removed the run folders the runs before it left; d's is left, empty: only
+    # d's token folder went at its finish. Project folders stay.
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == ["p", "q", "q/d"]
+    live = ms.init(project="p", store=store, run_id="live")  # its ms.init walks the spool
+    assert sorted(str(p.relative_to(root)) for p in root.glob("*/*")) == ["p/live"]
+    proc = start_child(store)
+    kill_after(proc, 0.5)
+    ms.init(project="q", store=store, run_id="e").finish()  # recovers the victim, leaves e's empty folder
+    assert ms.open(store).runs().set_index("run_id")["state"].to_dict() == {
+        "a": "finished", "b": "finished", "c": "finished", "d": "finished", "e": "finished", "live": "running", "victim": "crashed"}
+    ms.init(project="p", store=store, run_id="f").finish()
+    assert sorted(str(p.relative_to(root)) for p in root.glob("*/*")) == ["p/f", "p/live"]
+    assert len(list((root / "p" / "live").iterdir())) == 1  # the live writer's token folder
+    live.finish()
+
+
+def test_a_writer_makes_its_spool_folder_again_when_another_init_removed_it(tmp_path, spool, monkeypatch):
+    """Another process's ms.init may remove an empty <run>/ folder between the writer making it
+    and making its own folder inside (the race of the spool walk above): the writer makes it again."""
+    from mediastore.spool import RunSpool
+    from mediastore.storage import StoreLocation
+
+    real_mkdir, raced = os.mkdir, []
+
+    def mkdir_then_pruned(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)
+        if os.path.basename(path) == "r" and not raced:
+            raced.append(path)
+            os.rmdir(path)  # what recover's walk does to an empty <run>/ folder
+
+    monkeypatch.setattr(os, "mkdir", mkdir_then_pruned)
+    part = RunSpool(StoreLocation(str(tmp_path / "store")), "p", "r", "t0k3n")
+    assert raced and (part.dir / "owner.json").is_file()
