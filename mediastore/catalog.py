@@ -520,15 +520,25 @@ class Catalog:
             with self._lock:
                 self._info[path] = (self.version(path), info)
 
-    def live_files(self, table: str, project: str | None = None, run_id: str | None = None) -> list[str]:
+    def live_files(self, table: str, project: str | None = None, run_id: str | None = None, *,
+                   listed: set[str] | None = None) -> list[str]:
         """The live Parquet files of ``table`` (optionally of one project / run), sorted. For
-        ``runs``, the record files (the index is `runs_listing`'s)."""
-        return sorted(f for f in self._live(table, project, run_id) if not _is_index(f))
+        ``runs``, the record files (the index is `runs_listing`'s).
+
+        ``listed``: the files of an object store's listing of one run's folder, just made
+        (`run_files`), which saves listing it again (a request); a local folder is walked anew."""
+        return sorted(f for f in self._live_detail(table, project, run_id, listed)[0] if not _is_index(f))
+
+    def run_files(self, table: str, project: str, run_id: str) -> set[str]:
+        """The Parquet files in one run's folder of ``table``: one listing, for `replaced_files`
+        and then `live_files` (without the files deleted in between)."""
+        return self._listing(self.location.partition_dir(table, project, run_id), f"{table}/project={project}/run={run_id}")
 
     def _live(self, table: str, project: str | None = None, run_id: str | None = None) -> set[str]:
         return self._live_detail(table, project, run_id)[0]
 
-    def _live_detail(self, table: str, project: str | None = None, run_id: str | None = None) -> tuple[set[str], set[str]]:
+    def _live_detail(self, table: str, project: str | None = None, run_id: str | None = None,
+                     listed: set[str] | None = None) -> tuple[set[str], set[str]]:
         """The live files, and the run directories of ``runs`` whose every file a live runs
         index stands for."""
         parts = [table]
@@ -542,7 +552,7 @@ class Catalog:
             by_dir = _sizes(self._list_local(prefix))
         else:
             by_dir = {}
-            for f in self._listing(prefix, key):
+            for f in self._listing(prefix, key) if listed is None else listed:
                 d, n = f.rsplit("/", 1)
                 by_dir.setdefault(d, {})[n] = self._sizes.get(f)
         live, covered_dirs = self._apply_compactions(by_dir)
@@ -777,12 +787,13 @@ class Catalog:
                 names.update(self.info(path).replaces)
         return names
 
-    def replaced_files(self, table: str, project: str, run_id: str | None) -> list[tuple[str, float]]:
+    def replaced_files(self, table: str, project: str, run_id: str | None, *,
+                       listed: set[str] | None = None) -> list[tuple[str, float]]:
         """Files of one run (or with ``run_id=None``, of a project's runs index or project files) that a committed
-        compaction replaced, with when it committed."""
+        compaction replaced, with when it committed. ``listed``: the run's `run_files`."""
         last = f"run={run_id}" if run_id is not None else INDEX_DIR
         prefix = self.location.path(table, f"project={project}", last)
-        files = set(self._list(prefix))
+        files = set(self._list(prefix)) if listed is None else listed
         names = {f.rsplit("/", 1)[1] for f in files}
         out = []
         for f in sorted(files):

@@ -63,14 +63,15 @@ class CompactionReport:
 
 
 def _delete_replaced(location: StoreLocation, catalog: Catalog, table: str, project: str, run_id: str | None,
-                     grace_seconds: float, now: float) -> int:
+                     grace_seconds: float, now: float, listed: set[str] | None = None) -> set[str]:
     """Delete the files of one run (or, with ``run_id`` None, of the project's ``_index``) that
-    a committed compaction replaced more than ``grace_seconds`` before ``now``; how many."""
-    deleted = 0
-    for path, committed_at in catalog.replaced_files(table, project, run_id):
+    a committed compaction replaced more than ``grace_seconds`` before ``now``; which.
+    ``listed``: the run's files, from `Catalog.run_files`."""
+    deleted = set()
+    for path, committed_at in catalog.replaced_files(table, project, run_id, listed=listed):
         if now - committed_at >= grace_seconds:
             location.fs.rm(path)
-            deleted += 1
+            deleted.add(path)
     return deleted
 
 
@@ -107,8 +108,13 @@ def compact_run(
     report = CompactionReport()
     now = time.time()
     for table in tables if tables is not None else table_names():
-        report.deleted += _delete_replaced(location, catalog, table, project, run_id, grace_seconds, now)
-        live = catalog.live_files(table, project, run_id)
+        # One listing of the run's folder for both steps (on a bucket, a request each): between
+        # them its files change only by the deletes made here (the writer compacts its own run
+        # at finish, `writer` its own files only: others' new files are not its to merge).
+        listed = None if location.is_local else catalog.run_files(table, project, run_id)
+        deleted = _delete_replaced(location, catalog, table, project, run_id, grace_seconds, now, listed)
+        report.deleted += len(deleted)
+        live = catalog.live_files(table, project, run_id, listed=None if listed is None else listed - deleted)
         if writer is not None:
             live = [f for f in live if _writer_of(f.rsplit("/", 1)[1]) == writer]
         hidden = [f for f in live if f.rsplit("/", 1)[1].startswith("_")]
@@ -276,12 +282,12 @@ def compact_store(
         # The runs index, after the records were compacted, so that it names their outputs.
         now = time.time()
         for p in sorted({p for p, _ in runs} | {project_of_index(path) for path in listing.index}):
-            report.deleted += _delete_replaced(location, catalog, "runs", p, None, grace_seconds, now)
+            report.deleted += len(_delete_replaced(location, catalog, "runs", p, None, grace_seconds, now))
             report.indexed += index_runs(location, p, catalog=catalog)
             for table in table_names():
                 if table == "runs":
                     continue
-                report.deleted += _delete_replaced(location, catalog, table, p, None, grace_seconds, now)
+                report.deleted += len(_delete_replaced(location, catalog, table, p, None, grace_seconds, now))
                 report.project_files += write_project_file(location, p, table, done.get(p, set()), catalog=catalog)
     return report
 

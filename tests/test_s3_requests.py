@@ -45,9 +45,10 @@ BOUNDS: dict[str, dict[str, int]] = {
     f"log {N_IMAGES} images + finish": {"PUT": 3},
     "per logged image": {},
     # A resumed run's finish merges its new rows into each table's published file, rewritten
-    # under its name: per table two LISTs, the new rows' GET (the runs table: both records), the
-    # rewrite's PUT. No HEAD: the old size comes from the listing, the format from ms.init.
-    "finish of a resumed run": {"GET": 3, "LIST": 4, "PUT": 4},
+    # under its name: per table one LIST (for the files to delete and the live ones), the new
+    # rows' GET (the runs table: both records), the rewrite's PUT. No HEAD: the old size comes
+    # from the listing, the format from ms.init.
+    "finish of a resumed run": {"GET": 3, "LIST": 2, "PUT": 4},
 }
 
 
