@@ -134,6 +134,16 @@ def compact_run(
     return report
 
 
+def _needs_work(catalog: Catalog, table: str, project: str, run_id: str, files: set[str], grace_seconds: float, now: float) -> bool:
+    """Whether `compact_run` would do anything to one run's folder of ``table`` holding ``files``:
+    a replaced file past its grace period to delete, or a writer's hidden file to merge."""
+    if len(files) == 1 and is_compacted_name(next(iter(files)).rsplit("/", 1)[1]):
+        return False  # one published file: nothing to read to know
+    if any(now - at >= grace_seconds for _, at in catalog.replaced_files(table, project, run_id, listed=files)):
+        return True
+    return any(f.rsplit("/", 1)[1].startswith("_") for f in catalog.live_files(table, project, run_id, listed=files))
+
+
 def _writer_of(name: str) -> str:
     """The writer token in a file name: ``_<first>-<last>-<token>-<batch>``, ``<first>-<last>-
     m<token>-<part>``, a record's ``_<updated_at>-<token>`` or ``_heartbeat-<token>``."""
@@ -261,6 +271,18 @@ def compact_store(
         for key, state in zip(zip(table.column("project").to_pylist(), table.column("run_id").to_pylist()),
                               table.column("state").to_pylist()):
             indexed[key] = None if key in indexed else {"state": state}  # in two index files: read the run
+    # On a bucket, which runs' folders need work: one listing of each table's project folder
+    # instead of one of each run's (at 20 ms a request, 10,000 runs' folders of 13 tables took
+    # 43 minutes to list one by one). A run that needs work lists its folder again, as it is
+    # now: this listing may be minutes old when the run's turn comes.
+    to_do: dict[tuple[str, str], list[str]] | None = None
+    if not location.is_local and len(runs) > 1:
+        to_do, now = {}, time.time()
+        for p in sorted({p for p, _ in runs}):
+            for table in table_names():
+                for r, files in catalog.files_by_run(table, p).items():
+                    if _needs_work(catalog, table, p, r, files, grace_seconds, now):
+                        to_do.setdefault((p, r), []).append(table)
     for p, r in sorted(runs):
         if indexed.get((p, r)) is not None and (p, r) not in uncovered:
             record = indexed[(p, r)]
@@ -270,7 +292,9 @@ def compact_store(
             done.setdefault(p, set()).add(r)
         if record is not None and record["state"] == "running" and not include_running:
             continue
-        report += compact_run(location, p, r, catalog=catalog, grace_seconds=grace_seconds)
+        tables = None if to_do is None else to_do.get((p, r), [])
+        if tables is None or tables:
+            report += compact_run(location, p, r, tables=tables, catalog=catalog, grace_seconds=grace_seconds)
     if run_id is None:
         # Blobs logged by several runs: one copy (dedup.py), before the project files read the rows.
         from .dedup import dedup_project

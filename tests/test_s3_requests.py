@@ -49,6 +49,11 @@ BOUNDS: dict[str, dict[str, int]] = {
     # rows' GET (the runs table: both records), the rewrite's PUT. No HEAD: the old size comes
     # from the listing, the format from ms.init.
     "finish of a resumed run": {"GET": 3, "LIST": 2, "PUT": 4},
+    # `mediastore compact` with nothing to do: a LIST of each table's project folder (13), its
+    # _index folder (13) and the runs' records, whatever the number of runs (before: one LIST of
+    # each table's folder of each run, 92 for 6 runs). The GETs: footers of the index and project
+    # files the compaction before it wrote (then cached).
+    "no-op compact": {"GET": 3, "LIST": 37},
 }
 
 
@@ -194,3 +199,34 @@ def test_finishing_a_resumed_run(proxied_store_uri, proxied_s3, tmp_path, monkey
     assert store.history("r")["loss"].tolist() == [float(step) for step in range(10)]
     assert store.runs()["state"].tolist() == ["finished"]
     check("finish of a resumed run", finished)
+
+
+def test_a_compaction_with_nothing_to_do_lists_per_table_not_per_run(s3_bucket, proxied_s3, tmp_path, monkeypatch):
+    """`mediastore compact` of finished runs lists each table's project folder once, and each
+    run's folder only where there is work: its requests do not grow with the number of runs."""
+    from mediastore.compact import compact_store
+    from mediastore.storage import StoreLocation
+
+    monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
+    counts = {}
+    for runs in (3, 6):
+        uri = f"s3://{s3_bucket}/{uuid.uuid4().hex[:12]}"
+        options = {"endpoint_url": proxied_s3.endpoint}
+        for i in range(runs):
+            with ms.init(project="p", store=uri, run_id=f"r{i}", storage_options=options) as run:
+                for step in range(5):
+                    run.log({"loss": float(step), "h": ms.Histogram([1, 2, 3])})
+        # A run with work: hidden files of a writer that did not compact at finish.
+        settings = ms.Settings(compact_on_finish=False, flush_rows=2)
+        with ms.init(project="p", store=uri, run_id="late", storage_options=options, settings=settings) as run:
+            for step in range(6):
+                run.log({"loss": float(step)})
+        location = StoreLocation(uri, options)
+        report = compact_store(location)
+        assert report.merged == {"scalars": 3, "runs": 2}, report  # the late run's files, and no other run's
+        with proxied_s3.measure() as counts[runs]:
+            report = compact_store(location)
+        assert not report.merged and not report.deleted
+        assert ms.open(uri, storage_options=options).sql("SELECT count(*) FROM scalars").fetchall() == [(5 * runs + 6,)]
+    assert counts[3] == counts[6]
+    check("no-op compact", counts[6])
