@@ -266,15 +266,16 @@ def delete_rows(
                 if (project, run_id) not in report.runs:
                     report.runs.append((project, run_id))
                 if not dry_run:
-                    _rewrite_without(location, path, rows, mask)
+                    _rewrite_without(location, path, rows, mask, catalog.size_version(path))
     report.runs.sort()
     report.blob_bytes = _distinct_bytes(structs)
     return report
 
 
-def _rewrite_without(location: StoreLocation, path: str, rows: pa.Table, mask: np.ndarray) -> None:
+def _rewrite_without(location: StoreLocation, path: str, rows: pa.Table, mask: np.ndarray, size: str = "") -> None:
     """Write a published file anew under its own name without the masked rows, keeping its
-    metadata (what it replaces, its group): one atomic write."""
+    metadata (what it replaces, its group): one atomic write. ``size``: its size in the listing
+    just made (`Catalog.size_version`), which saves asking for it (a HEAD on a bucket)."""
     name = path.rsplit("/", 1)[1]
     if not is_compacted_name(name):  # compact_run merged the hidden files just before: another writer is at work
         raise RunRunningError(f"{path} is a writer's hidden file that the run's compaction did not merge: a writer "
@@ -282,7 +283,8 @@ def _rewrite_without(location: StoreLocation, path: str, rows: pa.Table, mask: n
     from .compact import rewrite_published
 
     table = path.rsplit("/", 4)[-4]  # <root>/<table>/project=<p>/run=<r>/<name>
-    rewrite_published(location, table, path, rows.filter(pa.array(~mask)))  # its size changes: catalog.ident
+    rewrite_published(location, table, path, rows.filter(pa.array(~mask)),  # its size changes: catalog.ident
+                      old_size=int(size) if size else None)
 
 
 # -- whole runs ----------------------------------------------------------------------------

@@ -146,6 +146,20 @@ def partition_of(path: str) -> tuple[str, str]:
     return path[start:middle], path[middle + 5 : end if end >= 0 else None]
 
 
+def _one_request(fs) -> dict[str, Any]:
+    """``cat_file`` options that read a whole file with one GET: s3fs (2024.12 on) first asks for
+    the size with a HEAD, to read a file of over 50 MB in parallel parts, unless told to read it
+    in one (the files mediastore reads whole are small: the store marker, records, gc marks)."""
+    import inspect
+
+    cat_file = getattr(fs, "_cat_file", None)
+    try:
+        parameters = inspect.signature(cat_file).parameters if cat_file is not None else {}
+    except (TypeError, ValueError):
+        return {}
+    return {"max_concurrency": 1} if "max_concurrency" in parameters else {}
+
+
 def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.AbstractFileSystem | None, str, str]:
     """(filesystem, root path, protocol). A local folder without options gets None: fsspec
     (40 ms to import) is imported when something first asks `StoreLocation.fs`, and a run that
@@ -296,11 +310,11 @@ class StoreLocation:
             return None
 
     def read_bytes(self, path: str) -> bytes:
-        """A whole file's bytes (a local one without fsspec)."""
+        """A whole file's bytes (a local one without fsspec), in one request on a bucket."""
         if self.is_local:
             with open(path, "rb") as fh:
                 return fh.read()
-        return self.fs.cat_file(path)
+        return self.fs.cat_file(path, **_one_request(self.fs))
 
     def ensure_initialized(self) -> None:
         marker = self.read_marker()

@@ -41,7 +41,11 @@ BOUNDS: dict[str, dict[str, int]] = {
     "store.decode(image row)": {"GET": 1},
     # Writes, lowered with the packer: the images go in one pack, then the images' Parquet
     # and the run's published record: 3 PUTs whatever N is (up to a pack's 16 MiB).
-    "ms.init": {"HEAD": 2, "LIST": 2, "PUT": 2},
+    # ms.init of a new store: the marker's GET (404), a HEAD of the bucket, the marker's PUT, the
+    # run's LIST and its first record's PUT. A whole small file is read with one GET: s3fs asked
+    # for its size first (a HEAD, and for a missing file a LIST more) until StoreLocation.read_bytes
+    # told it to read in one part.
+    "ms.init": {"HEAD": 1, "GET": 1, "LIST": 1, "PUT": 2},
     f"log {N_IMAGES} images + finish": {"PUT": 3},
     "per logged image": {},
     # A resumed run's finish merges its new rows into each table's published file, rewritten
@@ -54,6 +58,10 @@ BOUNDS: dict[str, dict[str, int]] = {
     # each table's folder of each run, 92 for 6 runs). The GETs: footers of the index and project
     # files the compaction before it wrote (then cached).
     "no-op compact": {"GET": 3, "LIST": 37},
+    # Deleting rows of one run's scalars: LISTs of the table, the runs, the run's folders; GETs of
+    # the file, the run's record and the store marker (ms.open reads nothing; a rewrite checks the
+    # store's format first); the rewrite's PUT. No HEAD: the old size is in the listing just made.
+    "store.delete(rows of one run)": {"GET": 3, "LIST": 5, "PUT": 1},
 }
 
 
@@ -230,3 +238,17 @@ def test_a_compaction_with_nothing_to_do_lists_per_table_not_per_run(s3_bucket, 
         assert ms.open(uri, storage_options=options).sql("SELECT count(*) FROM scalars").fetchall() == [(5 * runs + 6,)]
     assert counts[3] == counts[6]
     check("no-op compact", counts[6])
+
+
+def test_deleting_rows_sends_no_head(proxied_store_uri, proxied_s3, tmp_path, monkeypatch):
+    """A delete rewrites a run's published file without asking for its size: the listing gave it."""
+    monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
+    with ms.init(project="p", store=proxied_store_uri, run_id="r") as run:
+        for step in range(10):
+            run.log({"loss": float(step)})
+    store = ms.open(proxied_store_uri)
+    with proxied_s3.measure() as deleted:
+        report = store.delete("scalars", where="step >= 5")
+    assert report.rows == {"scalars": 5}
+    assert ms.open(proxied_store_uri).history("r")["loss"].tolist() == [float(step) for step in range(5)]
+    check("store.delete(rows of one run)", deleted)
