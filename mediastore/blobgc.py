@@ -190,7 +190,7 @@ def _marks(location: StoreLocation) -> dict[str, dict]:
         name = path.rsplit("/", 1)[-1]
         if name.startswith("mark-") and name.endswith(".json"):
             try:
-                out[path] = json.loads(location.fs.cat_file(path))
+                out[path] = json.loads(location.read_bytes(path))
             except FileNotFoundError:
                 continue  # swept by another pass since the listing
     return out

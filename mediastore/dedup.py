@@ -138,7 +138,7 @@ def _repack(location: StoreLocation, data: dict[str, list[list[dict]]], copies: 
         ranges = sorted(live[uri])
         if sum(length for _, length in ranges) >= size:
             continue  # every byte is in use
-        old = location.fs.cat_file(location.path(uri))
+        old = location.fs.cat_file(location.path(uri), start=0, end=int(size))  # the size is known: no HEAD
         new_uri = f"{_PACKS}{uuid.uuid4().hex}.pack"
         new_offsets, parts, at = {}, [], 0
         for offset, length in ranges:
