@@ -394,7 +394,7 @@ def _plan(src: StoreLocation, dst: StoreLocation, pool: ThreadPoolExecutor) -> t
 
 def _same_bytes(src: StoreLocation, dst: StoreLocation, rel: str) -> bool:
     try:
-        return src.fs.cat_file(src.path(rel)) == dst.fs.cat_file(dst.path(rel))
+        return src.read_bytes(src.path(rel)) == dst.read_bytes(dst.path(rel))
     except FileNotFoundError:
         return False
 
@@ -408,8 +408,14 @@ def _count_copy(report: SyncReport, item: _Item, nbytes: int) -> None:
     report.bytes_copied += nbytes
 
 
+#: Files up to this size are read with one GET; s3fs reads a larger one in parallel parts, after a
+#: HEAD for its size (a bucket's file may have been rewritten since the listing: read it whole).
+_ONE_GET_BYTES = 32 << 20
+
+
 def _copy_one(src: StoreLocation, dst: StoreLocation, item: _Item) -> int:
-    data = src.fs.cat_file(src.path(item.rel))
+    path = src.path(item.rel)
+    data = src.read_bytes(path) if item.size <= _ONE_GET_BYTES else src.fs.cat_file(path)
     dst.write_bytes(dst.path(item.rel), data)  # whole or not at all: rename locally, one PUT remotely
     return len(data)
 

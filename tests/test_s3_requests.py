@@ -62,6 +62,10 @@ BOUNDS: dict[str, dict[str, int]] = {
     # the file, the run's record and the store marker (ms.open reads nothing; a rewrite checks the
     # store's format first); the rewrite's PUT. No HEAD: the old size is in the listing just made.
     "store.delete(rows of one run)": {"GET": 3, "LIST": 5, "PUT": 1},
+    # `mediastore sync` of a run (scalars, 3 images in one pack, records) from the bucket to a
+    # folder: the listings, the source's marker and one GET per object copied (5), no HEAD
+    # before each GET (before: 5 HEAD, 6 GET, 5 LIST).
+    "sync from a bucket": {"GET": 6, "LIST": 5},
 }
 
 
@@ -252,3 +256,22 @@ def test_deleting_rows_sends_no_head(proxied_store_uri, proxied_s3, tmp_path, mo
     assert report.rows == {"scalars": 5}
     assert ms.open(proxied_store_uri).history("r")["loss"].tolist() == [float(step) for step in range(5)]
     check("store.delete(rows of one run)", deleted)
+
+
+def test_syncing_from_a_bucket_reads_each_object_with_one_get(proxied_store_uri, proxied_s3, tmp_path, monkeypatch):
+    """`mediastore sync` from a bucket to a folder reads each object it copies with one GET."""
+    from mediastore.sync import sync
+
+    monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
+    rng = np.random.default_rng(3)
+    with ms.init(project="p", store=proxied_store_uri, run_id="r") as run:
+        for step in range(3):
+            run.log({"loss": float(step), "img": ms.Image(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))})
+    with proxied_s3.measure() as synced:
+        report = sync(proxied_store_uri, str(tmp_path / "copy"), progress=False)
+    assert report.blobs_copied + report.files_copied == synced["GET"] - 1  # and the source's marker
+    copy = ms.open(str(tmp_path / "copy"))
+    assert copy.history("r")["loss"].tolist() == [0.0, 1.0, 2.0]
+    for _, row in copy.sql("SELECT * FROM images").df().iterrows():
+        copy.decode(row)
+    check("sync from a bucket", synced)
