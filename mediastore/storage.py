@@ -9,6 +9,7 @@ Knows no media type. Layout (DESIGN.md)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -147,17 +148,22 @@ def partition_of(path: str) -> tuple[str, str]:
 
 
 def _one_request(fs) -> dict[str, Any]:
-    """``cat_file`` options that read a whole file with one GET: s3fs (2024.12 on) first asks for
+    """``cat_file`` options that read a whole file with one GET: s3fs (2026.9 here) first asks for
     the size with a HEAD, to read a file of over 50 MB in parallel parts, unless told to read it
-    in one (the files mediastore reads whole are small: the store marker, records, gc marks)."""
+    in one part (the files mediastore reads whole are small: the store marker, records, gc marks).
+    Releases without that option send no HEAD: nothing to pass."""
+    return {"max_concurrency": 1} if _takes_max_concurrency(type(fs)) else {}
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_max_concurrency(fs_class: type) -> bool:
     import inspect
 
-    cat_file = getattr(fs, "_cat_file", None)
+    cat_file = getattr(fs_class, "_cat_file", None)
     try:
-        parameters = inspect.signature(cat_file).parameters if cat_file is not None else {}
+        return cat_file is not None and "max_concurrency" in inspect.signature(cat_file).parameters
     except (TypeError, ValueError):
-        return {}
-    return {"max_concurrency": 1} if "max_concurrency" in parameters else {}
+        return False
 
 
 def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.AbstractFileSystem | None, str, str]:
