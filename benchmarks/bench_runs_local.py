@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._stores import is_built, log_in_two_processes, mark_built  # noqa: E402
 
 
 def _log_runs(store: str, first: int, count: int) -> None:
@@ -29,22 +32,18 @@ def _log_runs(store: str, first: int, count: int) -> None:
 
 
 def build(store: str, runs: int) -> None:
-    marker = Path(store) / "_bench_complete"
-    if marker.exists():
+    if is_built(store):
         return
     from mediastore.compact import compact_store
     from mediastore.storage import StoreLocation
 
     started = time.perf_counter()
-    with ProcessPoolExecutor(2) as pool:
-        half = runs // 2
-        for job in [pool.submit(_log_runs, store, 0, half), pool.submit(_log_runs, store, half, runs - half)]:
-            job.result()
+    log_in_two_processes(_log_runs, store, runs)
     print(f"built {runs} runs in {time.perf_counter() - started:.0f} s")
     compact_store(StoreLocation(store))
     time.sleep(2.5)  # the run directories settle (catalog.py, "Run directory stamps")
     compact_store(StoreLocation(store))
-    marker.write_text("ok")
+    mark_built(store)
 
 
 def _walk(root: str) -> int:

@@ -18,10 +18,12 @@ import statistics
 import sys
 import time
 import urllib.request
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks._stores import is_built, log_in_two_processes, mark_built  # noqa: E402
 
 RUNS, STEPS = 1000, 10_000
 
@@ -50,17 +52,12 @@ def _log_image_run(store: str, steps: int) -> None:
 
 
 def build(store: str, runs: int, steps: int) -> None:
-    marker = Path(store) / "_bench_complete"
-    if marker.exists():
+    if is_built(store):
         return
     started = time.perf_counter()
-    with ProcessPoolExecutor(2) as pool:
-        half = runs // 2
-        jobs = [pool.submit(_log_runs, store, 0, half, steps), pool.submit(_log_runs, store, half, runs - half, steps)]
-        for job in jobs:
-            job.result()
+    log_in_two_processes(_log_runs, store, runs, steps)
     _log_image_run(store, steps)
-    marker.write_text("ok")
+    mark_built(store)
     print(f"built {runs} runs x {steps} steps (+1 image run) in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
