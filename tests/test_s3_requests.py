@@ -46,6 +46,9 @@ BOUNDS: dict[str, dict[str, int]] = {
     # for its size first (a HEAD, and for a missing file a LIST more) until StoreLocation.read_bytes
     # told it to read in one part.
     "ms.init": {"HEAD": 1, "GET": 1, "LIST": 1, "PUT": 2},
+    # ms.init of an existing store in a new process: the marker's GET, the run's LIST, its first
+    # record's PUT (before: a HEAD of the marker too).
+    "ms.init, existing store, new process": {"GET": 1, "LIST": 1, "PUT": 1},
     f"log {N_IMAGES} images + finish": {"PUT": 3},
     "per logged image": {},
     # A resumed run's finish merges its new rows into each table's published file, rewritten
@@ -275,3 +278,21 @@ def test_syncing_from_a_bucket_reads_each_object_with_one_get(proxied_store_uri,
     for _, row in copy.sql("SELECT * FROM images").df().iterrows():
         copy.decode(row)
     check("sync from a bucket", synced)
+
+
+def test_init_of_an_existing_store_in_a_new_process(proxied_store_uri, proxied_s3, tmp_path, monkeypatch):
+    """A new process's ms.init reads the store marker with one GET (no HEAD for its size first)."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("MEDIASTORE_SPOOL", str(tmp_path / "spool"))
+    ms.init(project="p", store=proxied_store_uri, run_id="first").finish()
+    code = (f"import mediastore as ms; run = ms.init(project='p', store={proxied_store_uri!r}, run_id='second'); "
+            "print('ready', flush=True); input(); run.finish()")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    with proxied_s3.measure() as init:
+        assert child.stdout.readline().strip() == "ready"
+    child.communicate("\n", timeout=60)
+    assert child.returncode == 0
+    assert ms.open(proxied_store_uri).runs().set_index("run_id")["state"].to_dict() == {"first": "finished", "second": "finished"}
+    check("ms.init, existing store, new process", init)
