@@ -357,6 +357,11 @@ class Catalog:
         """A published file's size in the last listing, as an index records it ("" for others)."""
         return str(self._sizes[path]) if path in self._sizes else ""
 
+    def listed_size(self, path: str) -> int | None:
+        """A published file's size in the last listing (None for others): what a rewrite of it
+        would otherwise ask for (`compact.rewrite_published`'s ``old_size``, a HEAD on a bucket)."""
+        return self._sizes.get(path)
+
     def ident(self, path: str) -> str:
         """`ident` of a listed file: its name, with its size if it is published."""
         return ident(path.rsplit("/", 1)[1], self.size_version(path))

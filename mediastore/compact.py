@@ -125,8 +125,7 @@ def compact_run(
         read = catalog.read_tables(([last] if last else []) + hidden)
         hidden_names = [f.rsplit("/", 1)[1] for f in hidden]
         if last is not None and sum(t.nbytes for t in read) <= target_bytes:
-            size = catalog.size_version(last)  # the version just listed and read
-            _rewrite(location, table, last, read[0], read[1:], hidden_names, int(size) if size else None)
+            _rewrite(location, table, last, read[0], read[1:], hidden_names, catalog.listed_size(last))  # the version just read
         else:
             _write_outputs(location, table, project, run_id, _merged(read[1:] if last else read), hidden_names, target_bytes,
                            token=writer)

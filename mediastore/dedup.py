@@ -104,9 +104,8 @@ def dedup_project(location: StoreLocation, project: str, runs: set[str], *, cata
     moved.update({key: moved.get(key, 0) for key in _repack(location, data, copies_of)})
     for (table, i), changed in sorted(moved.items()):
         rows, path = read[table][i], files[table][i]
-        size = catalog.size_version(path)  # from the table's listing above: no HEAD for it
         rewrite_published(location, table, path, pa.Table.from_pylist(data[table][i], schema=rows.schema),
-                          old_size=int(size) if size else None)
+                          old_size=catalog.listed_size(path))  # from the table's listing above: no HEAD
         report.blobs += changed
         report.files += 1
     return report

@@ -266,16 +266,16 @@ def delete_rows(
                 if (project, run_id) not in report.runs:
                     report.runs.append((project, run_id))
                 if not dry_run:
-                    _rewrite_without(location, path, rows, mask, catalog.size_version(path))
+                    _rewrite_without(location, path, rows, mask, catalog.listed_size(path))
     report.runs.sort()
     report.blob_bytes = _distinct_bytes(structs)
     return report
 
 
-def _rewrite_without(location: StoreLocation, path: str, rows: pa.Table, mask: np.ndarray, size: str = "") -> None:
+def _rewrite_without(location: StoreLocation, path: str, rows: pa.Table, mask: np.ndarray, old_size: int | None = None) -> None:
     """Write a published file anew under its own name without the masked rows, keeping its
-    metadata (what it replaces, its group): one atomic write. ``size``: its size in the listing
-    just made (`Catalog.size_version`), which saves asking for it (a HEAD on a bucket)."""
+    metadata (what it replaces, its group): one atomic write. ``old_size``: its size in the
+    listing just made (`Catalog.listed_size`), which saves asking for it (a HEAD on a bucket)."""
     name = path.rsplit("/", 1)[1]
     if not is_compacted_name(name):  # compact_run merged the hidden files just before: another writer is at work
         raise RunRunningError(f"{path} is a writer's hidden file that the run's compaction did not merge: a writer "
@@ -284,7 +284,7 @@ def _rewrite_without(location: StoreLocation, path: str, rows: pa.Table, mask: n
 
     table = path.rsplit("/", 4)[-4]  # <root>/<table>/project=<p>/run=<r>/<name>
     rewrite_published(location, table, path, rows.filter(pa.array(~mask)),  # its size changes: catalog.ident
-                      old_size=int(size) if size else None)
+                      old_size=old_size)
 
 
 # -- whole runs ----------------------------------------------------------------------------
