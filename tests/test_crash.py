@@ -200,3 +200,18 @@ def test_a_writer_makes_its_spool_folder_again_when_another_init_removed_it(tmp_
     monkeypatch.setattr(os, "mkdir", mkdir_then_pruned)
     part = RunSpool(StoreLocation(str(tmp_path / "store")), "p", "r", "t0k3n")
     assert raced and (part.dir / "owner.json").is_file()
+
+
+@pytest.mark.parametrize("left", [[], ["blobs/pack-1"], ["table-000001-000000.pkl"]])
+def test_a_finished_writer_removes_its_spool_folder_whatever_is_left_in_it(tmp_path, spool, left):
+    """Usually only owner.json is left at finish (removed by name); anything else (a blobs
+    folder, a part) is walked and removed with it."""
+    run = ms.init(project="p", store=str(tmp_path / "store"), run_id="r")
+    folder = run.writer._spool.dir
+    assert (folder / "owner.json").exists()
+    for name in left:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"x")
+    run.finish()
+    assert not folder.exists()
+    assert folder.parent.exists()  # the <run>/ folder goes at the next ms.init (above)
