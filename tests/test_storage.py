@@ -205,6 +205,34 @@ def test_integer_and_time_columns_are_delta_encoded_and_read_back(tmp_path):
     assert pq.read_table(io.BytesIO(data)).equals(table)
 
 
+@pytest.mark.parametrize("rows", [3, 200])
+def test_columns_inside_lists_and_maps_are_written_without_statistics(rows):
+    """Min/max statistics are written for every column a reader can prune row groups by (top
+    level and struct fields: step, blob.length), not for the elements of a list or a map (a
+    histogram's edges and counts, a box's scores), whose range no reader prunes by."""
+    import io
+
+    from mediastore.storage import parquet_bytes, statistics_columns
+
+    assert statistics_columns(schema_for("histograms").file_schema) == ["step", "key", "idx", "logged_at", "num_bins", "process"]
+    assert statistics_columns(pa.schema([("bins", pa.list_(pa.float64()))])) is False
+    scores = pa.map_(pa.string(), pa.float64())
+    table = pa.table({
+        "step": pa.array(range(rows), pa.int64()),
+        "blob": pa.array([{"uri": f"u{i}", "length": i} for i in range(rows)], pa.struct([("uri", pa.string()), ("length", pa.int64())])),
+        "bins": pa.array([[0.0, 0.5 + i] for i in range(rows)], pa.list_(pa.float64())),
+        "scores": pa.array([[("a", float(i))] for i in range(rows)], scores),
+    })
+    data = parquet_bytes(table)
+    meta = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0)
+    stats = {meta.column(i).path_in_schema: meta.column(i).statistics for i in range(meta.num_columns)}
+    assert (stats["step"].min, stats["step"].max) == (0, rows - 1)
+    assert (stats["blob.length"].min, stats["blob.length"].max) == (0, rows - 1) and stats["blob.uri"].has_min_max
+    assert stats["bins.list.element"] is None
+    assert stats["scores.key_value.key"] is None and stats["scores.key_value.value"] is None
+    assert pq.read_table(io.BytesIO(data)).equals(table)
+
+
 def test_small_files_are_written_plain_and_larger_ones_compressed():
     """A table of under SMALL_FILE_BYTES (a logged table's one row) is written without zstd and
     without dictionaries, which cost more than they save at that size; a larger one with both.
