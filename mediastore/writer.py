@@ -340,7 +340,7 @@ class RunWriter:
                 written = retrying(write, f"the rows of {table}", stop=self.packer.stop, warned=self.packer.warned)
             if written is not None and not publish:
                 self.tables_written.add(table)
-            if self._spool:
+            if self._spool and buf.spooled:  # parts exist only for rows taken for the spool (0.07 ms to look)
                 self._spool.written(table, buf.seq)
             return True
         except BaseException as exc:

@@ -215,3 +215,20 @@ def test_a_finished_writer_removes_its_spool_folder_whatever_is_left_in_it(tmp_p
     run.finish()
     assert not folder.exists()
     assert folder.parent.exists()  # the <run>/ folder goes at the next ms.init (above)
+
+
+def test_rows_taken_for_the_spool_leave_it_once_their_batch_is_written(tmp_path, spool):
+    """A batch's spool parts go when the batch is written, while the run goes on; a batch none
+    of whose rows reached the spool has no parts to look for."""
+    run = ms.init(project="p", store=str(tmp_path / "store"), run_id="r", settings=ms.Settings(spool_seconds=0.05))
+    for step in range(10):
+        run.log({"loss": float(step)})
+    deadline = time.monotonic() + 10
+    while not list(spool.rglob("scalars-*.pkl")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(spool.rglob("scalars-*.pkl")), "the timer did not spool the rows"
+    run.writer.flush("scalars")
+    run.writer._io.submit(lambda: None).result(timeout=10)  # the I/O thread wrote the batch
+    assert not list(spool.rglob("*.pkl"))
+    assert ms.open(str(tmp_path / "store")).sql("SELECT count(*) FROM scalars").fetchall() == [(10,)]
+    run.finish()
