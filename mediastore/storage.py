@@ -34,7 +34,8 @@ SMALL_FILE_BYTES = 2048
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
-    """A table as the bytes of one Parquet file, as the store writes them (zstd, statistics).
+    """A table as the bytes of one Parquet file, as the store writes them (zstd, statistics:
+    see `statistics_columns`).
 
     A table of under ``SMALL_FILE_BYTES`` (a batch of a few rows: a logged table's row, a
     run's last steps) is written plain. Its pages are a few bytes each, and a zstd frame and a
@@ -245,7 +246,8 @@ def statistics_columns(schema: pa.Schema) -> list[str] | bool:
         if pa.types.is_struct(type_):
             for field in type_:
                 yield from outside_lists(f"{path}.{field.name}", field.type)
-        elif not (pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_map(type_)):
+        elif not (pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_)
+                  or pa.types.is_map(type_)):
             yield path
 
     return [path for field in schema for path in outside_lists(field.name, field.type)] or False

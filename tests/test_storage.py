@@ -216,6 +216,8 @@ def test_columns_inside_lists_and_maps_are_written_without_statistics(rows):
 
     assert statistics_columns(schema_for("histograms").file_schema) == ["step", "key", "idx", "logged_at", "num_bins", "process"]
     assert statistics_columns(pa.schema([("bins", pa.list_(pa.float64()))])) is False
+    assert statistics_columns(pa.schema([("step", pa.int64()), ("embedding", pa.list_(pa.float32(), 4)),
+                                         ("ids", pa.large_list(pa.int64()))])) == ["step"]
     scores = pa.map_(pa.string(), pa.float64())
     table = pa.table({
         "step": pa.array(range(rows), pa.int64()),
