@@ -201,12 +201,16 @@ def _split_uri(uri: str, storage_options: Mapping | None) -> tuple[fsspec.Abstra
     return fs, path.rstrip("/"), protocol
 
 
-def _leaves(path: str, type_: pa.DataType):
+def _leaves(path: str, type_: pa.DataType, *, in_lists: bool = True):
     """(Parquet column path, Arrow type) of every leaf column under ``path``, named as pyarrow
-    names them in a file (``bins.list.element``, ``blob.uri``, ``labels.key_value.key``)."""
+    names them in a file (``bins.list.element``, ``blob.uri``, ``labels.key_value.key``).
+    ``in_lists=False``: only those outside lists and maps (fixed-size ones too)."""
     if pa.types.is_struct(type_):
         for field in type_:
-            yield from _leaves(f"{path}.{field.name}", field.type)
+            yield from _leaves(f"{path}.{field.name}", field.type, in_lists=in_lists)
+    elif not in_lists and (pa.types.is_map(type_) or pa.types.is_list(type_) or pa.types.is_large_list(type_)
+                           or pa.types.is_fixed_size_list(type_)):
+        return
     elif pa.types.is_map(type_):
         yield from _leaves(f"{path}.key_value.key", type_.key_type)
         yield from _leaves(f"{path}.key_value.value", type_.item_type)
@@ -241,16 +245,7 @@ def statistics_columns(schema: pa.Schema) -> list[str] | bool:
     reads it), which no reader does by the range of all the elements of a list. 2,000
     histograms (edges and counts as lists) wrote in 4.23 ms without those statistics, 4.60
     with them (medians of 40, alternating); a W3 run in the peer harness moved within its noise."""
-
-    def outside_lists(path: str, type_: pa.DataType):
-        if pa.types.is_struct(type_):
-            for field in type_:
-                yield from outside_lists(f"{path}.{field.name}", field.type)
-        elif not (pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_)
-                  or pa.types.is_map(type_)):
-            yield path
-
-    return [path for field in schema for path in outside_lists(field.name, field.type)] or False
+    return [path for field in schema for path, _ in _leaves(field.name, field.type, in_lists=False)] or False
 
 
 def dictionary_columns(schema: pa.Schema) -> list[str]:
