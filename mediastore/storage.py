@@ -214,8 +214,8 @@ def _leaves(path: str, type_: pa.DataType, *, in_lists: bool = True):
     elif pa.types.is_map(type_):
         yield from _leaves(f"{path}.key_value.key", type_.key_type)
         yield from _leaves(f"{path}.key_value.value", type_.item_type)
-    elif pa.types.is_list(type_) or pa.types.is_large_list(type_):
-        yield from _leaves(f"{path}.list.element", type_.value_type)
+    elif pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_):
+        yield from _leaves(f"{path}.list.element", type_.value_type)  # pyarrow writes a fixed-size list as a list
     else:
         yield path, type_
 

@@ -203,6 +203,12 @@ def test_integer_and_time_columns_are_delta_encoded_and_read_back(tmp_path):
     assert "DELTA_BINARY_PACKED" in encodings["counts.list.element"]
     assert "DELTA_BINARY_PACKED" in encodings["step"] and "DELTA_BINARY_PACKED" not in encodings["bins.list.element"]
     assert pq.read_table(io.BytesIO(data)).equals(table)
+    # A fixed-size list's elements are a leaf of the same name (a table's column of token ids).
+    ids = pa.table({"ids": pa.FixedSizeListArray.from_arrays(pa.array(range(600), pa.int64()), 3)})
+    assert delta_columns(ids.schema) == {"ids.list.element": "DELTA_BINARY_PACKED"}
+    data = parquet_bytes(ids)
+    assert "DELTA_BINARY_PACKED" in pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0).encodings
+    assert pq.read_table(io.BytesIO(data)).equals(ids)
 
 
 @pytest.mark.parametrize("rows", [3, 200])
