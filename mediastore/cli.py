@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -60,6 +61,13 @@ def _cmd_runs(args) -> int:
 
     frame = Store(args.store).runs(project=args.project)
     cols = ["project", "run_id", "name", "state", "started_at", "finished_at", "last_step"]
+    # W&B's labels, where any run has them; tags as a comma-separated list.
+    cols += [c for c in ("group", "job_type", "tags") if c in frame and frame[c].notna().any()]
+    for c in ("group", "job_type"):
+        if c in cols:
+            frame[c] = frame[c].fillna("")
+    if "tags" in cols:
+        frame["tags"] = [", ".join(json.loads(t)) if isinstance(t, str) else "" for t in frame["tags"]]
     print(frame[cols].to_string(index=False) if len(frame) else "(no runs)")
     return 0
 

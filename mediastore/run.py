@@ -31,7 +31,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._lazy import np
@@ -110,6 +110,9 @@ class Run:
         settings: Settings,
         process: str | None = None,
         shared: bool = False,
+        labels: Mapping[str, Any] | None = None,
+        must_exist: bool = False,
+        scratch: bool = False,
     ):
         from .writer import RunWriter
 
@@ -125,6 +128,12 @@ class Run:
         # Processes of a shared run join it whatever its state; steps are per process, so a
         # process continues after its own last step, from its own newest record.
         mine = newest_record_of(records, process) if shared else None
+        if previous is None and must_exist:
+            from .errors import RunNotFoundError
+
+            raise RunNotFoundError(
+                f"resume='must': there is no run {run_id!r} in project {project!r} to resume; check the run_id, or pass resume='allow'"
+            )
         if previous is not None and not resume and not shared:
             raise RunExistsError(
                 f"run {run_id!r} exists already in project {project!r} (state {previous['state']}); "
@@ -141,6 +150,12 @@ class Run:
         # A resumed run has published files; a shared run's processes each publish their own.
         self.writer.resumed = previous is not None or shared
         self.name = name
+        self._scratch = scratch  # mode='disabled': the store is this run's own, dropped at finish
+        labels = dict(labels or {})
+        self._tags: tuple[str, ...] = labels.get("tags", ())
+        self._notes: str | None = labels.get("notes")
+        self._group: str | None = labels.get("group")
+        self._job_type: str | None = labels.get("job_type")
         self._record_lock = threading.Lock()  # the heartbeat record is written by two threads
         self._config_timer: threading.Timer | None = None
         self._metrics: dict[str, dict[str, Any]] = {}
@@ -158,6 +173,12 @@ class Run:
         self.state = "running"
         if previous is not None:
             self.name = name if name is not None else previous["name"]
+            # W&B's labels: those given replace the run's, the others are kept.
+            if "tags" not in labels and previous.get("tags"):
+                self._tags = tuple(json.loads(previous["tags"]))
+            for key in ("notes", "group", "job_type"):
+                if key not in labels and previous.get(key) is not None:
+                    setattr(self, f"_{key}", previous[key])
             if previous["config"]:
                 config = {**json.loads(previous["config"]), **config}
             if previous.get("metrics"):
@@ -364,10 +385,54 @@ class Run:
             elif isinstance(value, Media):
                 value._check_destination(self.project, self.run_id, key, step, in_list=False)
 
+    # -- W&B's run labels -----------------------------------------------------------------------
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The run's tags (W&B's ``run.tags``). Set a new list or tuple to change them; the
+        ``runs`` view shows it within `CONFIG_WRITE_SECONDS`."""
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Sequence[str]) -> None:
+        self._check_open("run.tags")
+        self._tags = _check_tags(value)
+        self._record_changed()
+
+    @property
+    def notes(self) -> str | None:
+        """Free text about the run (W&B's ``run.notes``); may be set while the run runs."""
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._check_open("run.notes")
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgumentError(f"notes={value!r} must be a str")
+        self._notes = value
+        self._record_changed()
+
+    @property
+    def group(self) -> str | None:
+        """The group given to ``ms.init`` (W&B's ``run.group``), or None."""
+        return self._group
+
+    @property
+    def job_type(self) -> str | None:
+        """The job type given to ``ms.init`` (W&B's ``run.job_type``), or None."""
+        return self._job_type
+
+    def _check_open(self, what: str) -> None:
+        if self._finished:
+            raise RunFinishedError(f"{what} cannot change: run {self.run_id!r} is finished (resume it with resume=True to change it)")
+
     # -- config and metrics -----------------------------------------------------------------
     def _config_changed(self) -> None:
         """Config changed: validated already; the record follows within CONFIG_WRITE_SECONDS."""
         self._config_json = self._to_json(self.config, "config")
+        self._record_changed()
+
+    def _record_changed(self) -> None:
+        """What the run record holds changed: it is written again within CONFIG_WRITE_SECONDS."""
         with self._record_lock:
             if self._config_timer is not None or self._finished:
                 return
@@ -483,6 +548,10 @@ class Run:
             "heartbeat_seconds": self.settings.heartbeat_seconds,
             "metrics": self._to_json(self._metrics, "metrics") if self._metrics else None,
             "process": self.process,
+            "tags": json.dumps(list(self._tags), ensure_ascii=False) if self._tags else None,
+            "notes": self._notes,
+            "group": self._group,
+            "job_type": self._job_type,
         }
 
     def _write_record(self, finished_at: int | None) -> None:
@@ -572,6 +641,11 @@ class Run:
             )
             return
         self.writer.discard_spool()
+        if self._scratch:  # mode='disabled': nothing logged is kept
+            try:
+                self.location.fs.rm(self.location.root, recursive=True)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self) -> "Run":
         return self
@@ -632,6 +706,15 @@ def init(
     mode: str | None = None,
     label: str | None = None,
     settings: Settings | None = None,
+    tags: "Sequence[str] | None" = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    id: str | None = None,
+    config_exclude_keys: "Sequence[str] | None" = None,
+    config_include_keys: "Sequence[str] | None" = None,
+    allow_val_change: bool | None = None,
+    **wandb_only: Any,
 ) -> Run:
     """Start (or with ``resume=True`` continue) a run.
 
@@ -663,14 +746,57 @@ def init(
         ``$RANK``, else ``$LOCAL_RANK``, else ``<host>-<pid>``.
     settings : ms.Settings, optional
         Batching and encoding knobs.
+    tags : list of str, optional
+        Labels of the run (W&B's), each 1 to 64 characters; duplicates are dropped. Stored in the
+        ``runs`` view's ``tags`` column (JSON text); ``run.tags`` may be set while the run runs.
+    notes : str, optional
+        Free text about the run (``notes`` column; ``run.notes`` may be set while it runs).
+    group, job_type : str, optional
+        The group of runs this one belongs to, and its kind of job (``"train"``, ``"eval"``):
+        the ``group`` and ``job_type`` columns.
+    id : str, optional
+        W&B's name for ``run_id``.
+    config_exclude_keys, config_include_keys : list of str, optional
+        Keys of ``config`` left out, or the only ones kept (one of the two).
+    allow_val_change : bool, optional
+        Accepted for W&B code; config values may always change here.
+    **wandb_only
+        W&B arguments with no meaning for a store (``entity``, ``dir``, ``reinit``,
+        ``save_code``, ``sync_tensorboard``, ``monitor_gym``, ``anonymous``, ``force``,
+        ``tensorboard``, ``magic``): ignored with an ``ms.IgnoredArgumentWarning``.
+        ``resume_from`` and ``fork_from`` raise ``NotImplementedError``.
+
+    ``mode`` also takes W&B's ``"online"`` and ``"offline"`` (the rows go to ``store`` either
+    way) and ``"disabled"``: a run that takes every call and stores nothing anywhere (it
+    lives in a private in-memory store, dropped at ``finish``). ``resume`` also takes W&B's
+    ``"allow"`` and ``"auto"`` (as True), ``"never"`` (as False) and ``"must"`` (as True, and
+    ``ms.RunNotFoundError`` when there is no such run).
 
     Returns
     -------
     Run
     """
     validate_name(project, "project")
+    _wandb_only(wandb_only)
+    if id is not None:
+        if run_id is not None and run_id != id:
+            raise InvalidArgumentError(f"run_id={run_id!r} and id={id!r} name two runs; id is W&B's name for run_id: pass one of them")
+        run_id = id
+    resume, must_exist = _resume_mode(resume)
+    if mode in ("online", "offline"):
+        mode = None  # W&B's: where its rows go; here they go to `store` either way
+    disabled = mode == "disabled"
+    if disabled:
+        import dataclasses
+        import uuid
+
+        mode, store, storage_options = None, f"memory://mediastore-disabled/{uuid.uuid4().hex}", None
+        settings = dataclasses.replace(settings or Settings(), spool_seconds=0.0)  # no spool on disk either
     if mode not in (None, "shared"):
-        raise InvalidArgumentError(f"mode={mode!r} is not a mode of ms.init; pass mode='shared' to join a run with other processes, or leave it out")
+        raise InvalidArgumentError(
+            f"mode={mode!r} is not a mode of ms.init; pass mode='shared' to join a run with other processes, "
+            "'disabled' for a run that stores nothing, or leave it out"
+        )
     if mode == "shared":
         if run_id is None:
             raise InvalidArgumentError("mode='shared' needs the run_id every process joins: ms.init(run_id='...', mode='shared')")
@@ -682,16 +808,112 @@ def init(
     validate_name(run_id, "run_id")
     if name is not None and not isinstance(name, str):
         raise InvalidLogError(f"name must be a str, got {type(name).__name__} {name!r}")
-    config = parse_config(config)  # a dict, or an argparse.Namespace like W&B
+    config = _filter_config(parse_config(config), config_exclude_keys, config_include_keys)  # a dict, or an argparse.Namespace like W&B
+    labels = _run_labels(tags=tags, notes=notes, group=group, job_type=job_type)
     location = StoreLocation(store if store is not None else os.environ.get("MEDIASTORE_STORE", DEFAULT_STORE), storage_options)
     location.ensure_initialized()
     from .recover import recover
 
     recover(location)  # what killed writers of this store on this machine left in the spool
     global _current
-    run = Run(location, project, run_id, name, config, resume, settings or Settings(), process=label, shared=mode == "shared")
+    run = Run(location, project, run_id, name, config, resume, settings or Settings(), process=label, shared=mode == "shared",
+              labels=labels, must_exist=must_exist, scratch=disabled)
     _current = run
     return run
+
+
+#: W&B's init arguments that mean nothing for a store: taken, with a warning.
+_WANDB_IGNORED = ("entity", "dir", "reinit", "save_code", "sync_tensorboard", "monitor_gym", "anonymous", "force",
+                  "tensorboard", "magic")
+#: W&B's init arguments for what mediastore does not do.
+_WANDB_UNSUPPORTED = {
+    "resume_from": "rewinding a run to a step (W&B's resume_from) is not implemented; resume it with resume=True, or start a new run",
+    "fork_from": "forking a run at a step (W&B's fork_from) is not implemented; start a new run and copy what it needs from store.history",
+}
+
+
+def _wandb_only(arguments: dict[str, Any]) -> None:
+    for key in arguments:
+        if key in _WANDB_UNSUPPORTED:
+            raise NotImplementedError(f"ms.init({key}=...): {_WANDB_UNSUPPORTED[key]}")
+        if key not in _WANDB_IGNORED:
+            raise TypeError(f"init() got an unexpected keyword argument {key!r}")
+    ignored = [key for key in arguments if arguments[key] is not None]
+    if ignored:
+        from .errors import IgnoredArgumentWarning
+
+        warnings.warn(
+            f"ms.init ignores W&B's {', '.join(f'{k}=' for k in ignored)}: they have no meaning for a store "
+            "(the rows go to store=, the process's files stay where they are)",
+            IgnoredArgumentWarning,
+            stacklevel=3,
+        )
+
+
+def _resume_mode(resume: Any) -> tuple[bool, bool]:
+    """``resume`` as (resume, the run must exist): a bool, None, or W&B's strings."""
+    if resume is None or resume is False:
+        return False, False
+    if resume is True or resume in ("allow", "auto"):
+        return True, False
+    if resume == "must":
+        return True, True
+    if resume == "never":
+        return False, False
+    raise InvalidArgumentError(f"resume={resume!r} is not a resume mode; pass True or False, or W&B's 'allow', 'must', 'never' or 'auto'")
+
+
+def _filter_config(config: dict, exclude: Any, include: Any) -> dict:
+    """W&B's config_exclude_keys / config_include_keys, applied to the config given to init."""
+    if exclude is not None and include is not None:
+        raise InvalidArgumentError("config_exclude_keys and config_include_keys were both given; pass one of them")
+    for what, keys in (("config_exclude_keys", exclude), ("config_include_keys", include)):
+        if keys is not None and (isinstance(keys, (str, bytes)) or not all(isinstance(k, str) for k in keys)):
+            raise InvalidArgumentError(f"{what}={keys!r} must be a list of str keys of config")
+    if exclude is not None:
+        return {k: v for k, v in config.items() if k not in set(exclude)}
+    if include is not None:
+        return {k: v for k, v in config.items() if k in set(include)}
+    return config
+
+
+#: The longest tag W&B takes.
+MAX_TAG_LENGTH = 64
+
+
+def _check_tags(tags: Any) -> tuple[str, ...]:
+    """Tags as a tuple of distinct str in the order given, or a typed error naming the bad one."""
+    if tags is None:
+        return ()
+    if isinstance(tags, (str, bytes)) or not hasattr(tags, "__iter__"):
+        raise InvalidArgumentError(f"tags={tags!r} must be a list of str, e.g. tags=[{tags!r}]" if isinstance(tags, str)
+                                   else f"tags must be a list of str, got {type(tags).__name__}")
+    out: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise InvalidArgumentError(f"tag {tag!r} is a {type(tag).__name__}; tags must be str")
+        if not 1 <= len(tag) <= MAX_TAG_LENGTH:
+            raise InvalidArgumentError(
+                f"tag {tag[:80]!r} has {len(tag)} characters; a tag has 1 to {MAX_TAG_LENGTH} (W&B's limit) — shorten it"
+            )
+        if tag not in out:
+            out.append(tag)
+    return tuple(out)
+
+
+def _run_labels(**labels: Any) -> dict[str, Any]:
+    """The W&B run labels given to init (tags checked), without those not given."""
+    out: dict[str, Any] = {}
+    for key, value in labels.items():
+        if value is None:
+            continue
+        if key == "tags":
+            out[key] = _check_tags(value)
+        elif not isinstance(value, str):
+            raise InvalidArgumentError(f"{key}={value!r} must be a str")
+        else:
+            out[key] = value
+    return out
 
 
 def _process_label(label: str | None) -> str:

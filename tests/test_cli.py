@@ -34,7 +34,12 @@ def test_sql_and_runs_commands(tmp_path, capsys):
     assert "loss" in capsys.readouterr().out
     assert main(["runs", "--store", store]) == 0
     out = capsys.readouterr().out
-    assert "abc" in out and "finished" in out
+    assert "abc" in out and "finished" in out and "group" not in out and "tags" not in out
+    with ms.init(project="p", store=store, run_id="xyz", tags=["base", "v2"], group="sweep"):
+        pass
+    assert main(["runs", "--store", store]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-2:] == ["group", "tags"] and lines[2].split()[-3:] == ["sweep", "base,", "v2"]
 
 
 def test_sql_error_is_reported_not_raised(tmp_path, capsys):

@@ -29,6 +29,8 @@ def check_reads(uri):
     assert runs["run_id"].tolist() == ["v1a", "v1b"]
     assert runs["state"].tolist() == ["finished", "finished"]
     assert [json.loads(c)["lr"] for c in runs["config"]] == [0.2, 0.1]
+    # Columns added since (runs schema v2-v4) read as NULL from format 1's records.
+    assert store.sql('SELECT DISTINCT metrics, process, tags, notes, "group", job_type FROM runs').fetchall() == [(None,) * 6]
     for run_id in ("v1a", "v1b"):
         history = store.history(run_id)
         assert history["step"].tolist() == list(range(6))

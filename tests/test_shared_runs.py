@@ -103,8 +103,8 @@ def test_a_plain_init_still_refuses_a_running_shared_run_and_bad_arguments(local
         ms.init(project="job", store=local_store, run_id="S", label="0")
     with pytest.raises(ms.InvalidArgumentError, match="run_id"):
         ms.init(project="job", store=local_store, mode="shared")
-    with pytest.raises(ms.InvalidArgumentError, match="'online'"):
-        ms.init(project="job", store=local_store, run_id="S", mode="online")
+    with pytest.raises(ms.InvalidArgumentError, match="'both'"):  # W&B's 'online' and 'offline' are taken (test_wandb_init)
+        ms.init(project="job", store=local_store, run_id="S", mode="both")
     with pytest.raises(ms.InvalidArgumentError, match="label"):
         ms.init(project="job", store=local_store, run_id="S", mode="shared", label="")
     assert ms.open(local_store).runs()["run_id"].tolist() == ["R"]  # nothing of S was stored

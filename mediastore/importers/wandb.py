@@ -170,6 +170,7 @@ class _WandbRun:
         self.config: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
         self.history: list[tuple[int, float | None, dict]] = []
+        self.labels: dict[str, Any] = {}  # tags, notes, group, job_type of the run record
         self.exit_code: int | None = None
         where = str(self.log)
         for raw in read_records(self.log):
@@ -184,6 +185,8 @@ class _WandbRun:
                 self.run_id = run.run_id or self.run_id
                 self.project = run.project or self.project
                 self.name = run.display_name or self.name
+                self.labels = {"tags": list(run.tags) or None, "notes": run.notes or None, "group": run.run_group or None,
+                               "job_type": run.job_type or None}
                 if run.HasField("start_time"):
                     self.started_at = run.start_time.seconds * 1_000_000 + run.start_time.nanos // 1000
                 self._apply(self.config, run.config.update, run.config.remove, where)
@@ -410,7 +413,7 @@ def _import_run(folder: Path, location, store, project: str | None, storage_opti
     convert = _Converter(source, result, merges)
     progress = Progress(len(source.history), f"wandb {source.run_id}", "steps", quiet)
     run = init(project=project, store=store, name=source.name, run_id=run_id, config={**config, IMPORT_KEY: marker},
-               storage_options=storage_options)
+               storage_options=storage_options, **source.labels)
     if source.started_at is not None:
         run._started_at = source.started_at
     try:

@@ -38,8 +38,10 @@ __all__ = ["LoggerBehaviour"]
 
 #: Arguments of Lightning's ``WandbLogger`` (and of ``wandb.init`` it forwards) that mean nothing
 #: here; a port that passes them gets one warning naming them instead of a TypeError.
-WANDB_ONLY = ("save_dir", "dir", "offline", "anonymous", "entity", "tags", "group", "notes", "job_type", "mode",
+WANDB_ONLY = ("save_dir", "dir", "offline", "anonymous", "entity", "mode",
               "checkpoint_name", "add_file_policy", "reinit", "sync_tensorboard", "monitor_gym", "save_code")
+#: ``wandb.init``'s run labels, which WandbLogger forwards: passed on to ``ms.init``.
+RUN_LABELS = ("tags", "group", "notes", "job_type")
 
 
 def _rank_label(rank_zero_only: Any) -> str | None:
@@ -100,9 +102,10 @@ class LoggerBehaviour:
         shared: bool = False,
         **wandb_arguments: Any,
     ) -> None:
-        from ..run import new_run_id
+        from ..run import _run_labels, new_run_id
         from ..run_config import parse_config
 
+        self._labels = _run_labels(**{k: wandb_arguments.pop(k) for k in RUN_LABELS if k in wandb_arguments})
         unknown = sorted(set(wandb_arguments) - set(WANDB_ONLY))
         if unknown:
             raise TypeError(f"MediaStoreLogger got unexpected keyword arguments {unknown}")
@@ -160,7 +163,7 @@ class LoggerBehaviour:
                 shared = {"mode": "shared", "label": _rank_label(self._rank_zero_only)} if self._shared else {}
                 self._run = ms.init(project=self._project, store=self._store, name=self._name, run_id=self._run_id,
                                     config=self._config, storage_options=self._storage_options, resume=resume,
-                                    settings=self._settings, **shared)
+                                    settings=self._settings, **self._labels, **shared)
                 self._owns_run = True
             for watch in self._watches:  # after a copy into a spawned process
                 watch.attach()

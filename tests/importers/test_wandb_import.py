@@ -47,7 +47,8 @@ SCRIPT = textwrap.dedent(
     frames[0].save(f"{out}/clip.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
 
     long_text = "x" * 70000  # a run record longer than two 32 KiB blocks: FIRST, MIDDLE, LAST chunks
-    run = wandb.init(project="wbproj", config={"lr": 0.01, "layers": [64, 32], "opt": {"name": "adam"}, "long": long_text})
+    run = wandb.init(project="wbproj", config={"lr": 0.01, "layers": [64, 32], "opt": {"name": "adam"}, "long": long_text},
+                     tags=["baseline", "cpu"], notes="first try", group="sweep-1", job_type="train")
     for step in range(5):
         run.log({"loss": 1.0 / (step + 1), "acc": step / 10, "phase": "train"})
     boxes = {"predictions": {
@@ -129,6 +130,9 @@ def test_every_run_folder_becomes_a_run_with_its_config_and_summary(wandb_dir, i
     assert config["_import"]["complete"] is True and config["_import"]["exit_code"] == 0
     summary = json.loads(runs.loc[first, "summary"])
     assert summary["best_acc"] == 0.93 and summary["loss"] == pytest.approx(0.2) and summary["phase"] == "train"
+    labels = runs.loc[first, ["tags", "notes", "group", "job_type"]].tolist()
+    assert [json.loads(labels[0]), *labels[1:]] == [["baseline", "cpu"], "first try", "sweep-1", "train"]
+    assert runs.loc[second, ["tags", "notes", "group", "job_type"]].isna().all()
 
 
 def test_scalars_and_texts_keep_their_steps(wandb_dir, imported):

@@ -173,6 +173,18 @@ def test_bad_arguments_raise_typed_errors_and_store_nothing(tmp_path):
         MediaStoreLogger(colour="red")
 
 
+def test_wandb_run_labels_reach_the_runs_view(tmp_path):
+    """WandbLogger forwards tags, group, notes and job_type to wandb.init: so does this logger,
+    and a bad one fails when the logger is made, not at the first log."""
+    store = str(tmp_path / "store")
+    logger = MediaStoreLogger(project="lit", store=store, tags=["cpu", "tiny"], group="sweep", notes="n", job_type="train")
+    trainer(logger).fit(Regressor(), loader())
+    found = ms.open(store).sql('SELECT tags, "group", notes, job_type, state FROM runs').fetchall()
+    assert found == [('["cpu", "tiny"]', "sweep", "n", "train", "finished")]
+    with pytest.raises(ms.InvalidArgumentError, match=r"tags='cpu' must be a list of str"):
+        MediaStoreLogger(store=store, tags="cpu")
+
+
 def test_failed_fit_marks_the_run_crashed_and_keeps_its_rows(tmp_path):
     store = str(tmp_path / "store")
     logger = MediaStoreLogger(project="lit", store=store)
