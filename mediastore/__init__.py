@@ -46,7 +46,8 @@ from .media import Audio, Histogram, Html, Image, Media, Molecule, Object3D, Tab
 from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
-from .run import Run, define_metric, finish, init, log
+from .run import Run, alert, define_metric, finish, init, log, log_artifact, login, save, unwatch, use_artifact, watch
+from ._not_offered import Api, Artifact, plot
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -56,6 +57,16 @@ __all__ = [
     "log",
     "finish",
     "define_metric",
+    "watch",
+    "unwatch",
+    "login",
+    "save",
+    "log_artifact",
+    "use_artifact",
+    "alert",
+    "Artifact",
+    "Api",
+    "plot",
     "Config",
     "open",
     "Run",

@@ -151,6 +151,7 @@ class Run:
         self.writer.resumed = previous is not None or shared
         self.name = name
         self._scratch = scratch  # mode='disabled': the store is this run's own, dropped at finish
+        self._watches: list[Any] = []  # ModelWatch hooks of run.watch, removed at finish
         labels = dict(labels or {})
         self._tags: tuple[str, ...] = labels.get("tags", ())
         self._notes: str | None = labels.get("notes")
@@ -587,6 +588,7 @@ class Run:
         _live_runs.discard(self)
         if _current is self:
             _current = None
+        self.unwatch()  # a hook must not log into a finished run
         try:
             self._commit()
             complete = self.writer.close(publish=self.settings.compact_on_finish)
@@ -646,6 +648,65 @@ class Run:
                 self.location.fs.rm(self.location.root, recursive=True)
             except FileNotFoundError:
                 pass
+
+    # -- W&B's watch, and what is not offered ------------------------------------------------
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              idx: int | None = None, log_graph: bool = False) -> None:
+        """Log histograms of a torch model's gradients (``log="gradients"``), parameters
+        (``"parameters"``) or both (``"all"``), as ``wandb.watch``: ``gradients/<parameter>`` every
+        ``log_freq``-th gradient of each parameter, ``parameters/<parameter>`` every ``log_freq``-th
+        forward call of the module holding it, at the run's current step (the rows join the next
+        ``run.log``). ``models`` may be a list: the second and later get ``graph_<i>.`` before
+        their names (``idx`` numbers the first). ``log=None`` only removes the models' hooks;
+        ``criterion`` is taken and unused, as in W&B; ``log_graph=True`` warns (no model graphs are
+        stored). ``finish`` removes the hooks."""
+        from .integrations._common import ModelWatch, warn_ignored
+
+        self._check_open("run.watch")
+        if log_graph:
+            warn_ignored("run.watch", {"log_graph": log_graph}, "mediastore stores no model graphs")
+        models = list(models) if isinstance(models, (list, tuple)) else [models]
+        first = idx or 0
+        for i, model in enumerate(models):
+            self.unwatch(model)
+            if log is not None:
+                prefix = f"graph_{first + i}." if first + i > 0 else ""
+                self._watches.append(ModelWatch(model, log, log_freq, self._emit_watched, lambda: None, prefix=prefix))
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks `watch` put on ``models`` (a model or a list; every model's when None)."""
+        wanted = None if models is None else (list(models) if isinstance(models, (list, tuple)) else [models])
+        for watch in [w for w in self._watches if wanted is None or any(w.model is m for m in wanted)]:
+            watch.remove()
+            self._watches.remove(watch)
+
+    def _emit_watched(self, values: dict[str, Any], step: int | None) -> None:
+        if not self._finished:
+            self.log(values, commit=False)  # joins the current step, as wandb.watch's rows
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """W&B's ``run.save``: not offered (``NotImplementedError`` names the nearest way)."""
+        from ._not_offered import not_offered
+
+        not_offered("run.save", "save")
+
+    def log_artifact(self, *args: Any, **kwargs: Any) -> None:
+        """W&B's ``run.log_artifact``: not offered."""
+        from ._not_offered import not_offered
+
+        not_offered("run.log_artifact", "artifacts")
+
+    def use_artifact(self, *args: Any, **kwargs: Any) -> None:
+        """W&B's ``run.use_artifact``: not offered."""
+        from ._not_offered import not_offered
+
+        not_offered("run.use_artifact", "artifacts")
+
+    def alert(self, *args: Any, **kwargs: Any) -> None:
+        """W&B's ``run.alert``: not offered."""
+        from ._not_offered import not_offered
+
+        not_offered("run.alert", "alert")
 
     def __enter__(self) -> "Run":
         return self
@@ -966,6 +1027,59 @@ def finish() -> None:
     run = _current
     if run is not None:
         run.finish()
+
+
+def watch(models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+          idx: int | None = None, log_graph: bool = False) -> None:
+    """``run.watch`` of the current run (W&B's ``wandb.watch``).
+
+    Raises
+    ------
+    NoRunError
+        No run is current: call ``ms.init(...)`` first.
+    """
+    _require_run("ms.watch").watch(models, criterion, log=log, log_freq=log_freq, idx=idx, log_graph=log_graph)
+
+
+def unwatch(models: Any = None) -> None:
+    """``run.unwatch`` of the current run; does nothing when there is none."""
+    run = _current
+    if run is not None:
+        run.unwatch(models)
+
+
+def login(*args: Any, **kwargs: Any) -> bool:
+    """W&B's ``wandb.login``: there is no account to log in to (a store is a folder or a
+    bucket, with its own credentials), so this returns True and does nothing."""
+    return True
+
+
+def save(*args: Any, **kwargs: Any) -> None:
+    """W&B's ``wandb.save``: not offered (``NotImplementedError`` names the nearest way)."""
+    from ._not_offered import not_offered
+
+    not_offered("ms.save", "save")
+
+
+def log_artifact(*args: Any, **kwargs: Any) -> None:
+    """W&B's ``wandb.log_artifact``: not offered."""
+    from ._not_offered import not_offered
+
+    not_offered("ms.log_artifact", "artifacts")
+
+
+def use_artifact(*args: Any, **kwargs: Any) -> None:
+    """W&B's ``wandb.use_artifact``: not offered."""
+    from ._not_offered import not_offered
+
+    not_offered("ms.use_artifact", "artifacts")
+
+
+def alert(*args: Any, **kwargs: Any) -> None:
+    """W&B's ``wandb.alert``: not offered."""
+    from ._not_offered import not_offered
+
+    not_offered("ms.alert", "alert")
 
 
 def _finish_live_runs() -> None:

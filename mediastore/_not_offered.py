@@ -1,0 +1,58 @@
+"""W&B API that mediastore does not offer, present so that ported code fails with a
+``NotImplementedError`` naming the nearest mediastore way (README, "Porting from W&B") instead
+of an ``AttributeError``."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+__all__ = ["not_offered", "Artifact", "Api", "plot", "NOT_OFFERED"]
+
+#: The nearest mediastore way for each W&B call that is not offered.
+NOT_OFFERED = {
+    "save": "files are not uploaded to a run; log them as media (ms.Html, ms.Object3D.from_file, ms.Video, ...) or "
+            "keep them in your own bucket and name them in run.config",
+    "artifacts": "artifacts are not offered; logged media are stored content-addressed, and datasets and models go to "
+                 "your own bucket, referenced in run.config",
+    "alert": "alerts (Slack, e-mail) are not sent; log a text (run.log({'alert': '...'})) and query the texts view",
+    "plot": "wandb.plot charts are not offered; log the numbers (run.log, an ms.Table) and plot from store.history or "
+            "store.sql(...).df()",
+    "api": "the W&B public API is not offered; read a store with ms.open(store): runs(), history(run_id), sql(...)",
+}
+
+
+def not_offered(call: str, what: str) -> NoReturn:
+    raise NotImplementedError(f"{call}: {NOT_OFFERED[what]} (README: Porting from W&B)")
+
+
+class Artifact:
+    """W&B's ``wandb.Artifact``: not offered (raises ``NotImplementedError``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        not_offered("ms.Artifact", "artifacts")
+
+
+class Api:
+    """W&B's ``wandb.Api``: not offered (raises ``NotImplementedError``); use ``ms.open``."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        not_offered("ms.Api", "api")
+
+
+class _Plot:
+    """W&B's ``wandb.plot``: every chart raises ``NotImplementedError``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def chart(*args: Any, **kwargs: Any) -> NoReturn:
+            not_offered(f"ms.plot.{name}", "plot")
+
+        return chart
+
+    def __repr__(self) -> str:
+        return "<ms.plot: W&B's charts are not offered; plot from store.history or store.sql(...).df()>"
+
+
+plot = _Plot()
