@@ -424,7 +424,7 @@ class Run:
 
     def _check_open(self, what: str) -> None:
         if self._finished:
-            raise RunFinishedError(f"{what} cannot change: run {self.run_id!r} is finished (resume it with resume=True to change it)")
+            raise RunFinishedError(f"{what} needs a running run: run {self.run_id!r} is finished (ms.init(run_id=..., resume=True) continues it)")
 
     # -- config and metrics -----------------------------------------------------------------
     def _config_changed(self) -> None:

@@ -63,7 +63,7 @@ def test_tags_and_notes_set_while_the_run_runs_reach_the_view_before_finish(tmp_
     finally:
         run.finish()
     assert labels(store) == [('["a", "b"]', "diverged at step 40", None, None)]
-    with pytest.raises(ms.RunFinishedError, match=r"run.tags cannot change: run 'r' is finished"):
+    with pytest.raises(ms.RunFinishedError, match=r"run.tags needs a running run: run 'r' is finished"):
         run.tags = ["c"]
     with pytest.raises(AttributeError):
         run.group = "other"  # read-only, as in W&B

@@ -94,7 +94,7 @@ def test_watch_checks_its_arguments_and_needs_a_run(tmp_path):
             run.watch(model(), log_freq=0)
         with pytest.raises(ms.InvalidArgumentError, match=r"watch takes a torch.nn.Module, got ndarray"):
             run.watch(np.zeros(3))
-    with pytest.raises(ms.RunFinishedError):
+    with pytest.raises(ms.RunFinishedError, match=r"run.watch needs a running run"):
         run.watch(model())
     ms.unwatch()  # no current run: nothing to do
 
