@@ -829,7 +829,9 @@ def init(
 
     ``mode`` also takes W&B's ``"online"`` and ``"offline"`` (the rows go to ``store`` either
     way) and ``"disabled"``: a run that takes every call and stores nothing anywhere (it
-    lives in a private in-memory store, dropped at ``finish``). ``resume`` also takes W&B's
+    lives in a private in-memory store, dropped at ``finish``). Without ``mode``,
+    ``$MEDIASTORE_MODE`` gives it (as ``$WANDB_MODE`` for W&B): ``MEDIASTORE_MODE=disabled``
+    turns the logging of a test suite off. ``resume`` also takes W&B's
     ``"allow"`` and ``"auto"`` (as True), ``"never"`` (as False) and ``"must"`` (as True, and
     ``ms.RunNotFoundError`` when there is no such run).
 
@@ -844,6 +846,8 @@ def init(
             raise InvalidArgumentError(f"run_id={run_id!r} and id={id!r} name two runs; id is W&B's name for run_id: pass one of them")
         run_id = id
     resume, must_exist = _resume_mode(resume)
+    if mode is None and os.environ.get(MODE_ENV):
+        mode = os.environ[MODE_ENV]  # W&B's WANDB_MODE: "disabled" turns a test suite's logging off
     if mode in ("online", "offline"):
         mode = None  # W&B's: where its rows go; here they go to `store` either way
     disabled = mode == "disabled"
@@ -883,6 +887,8 @@ def init(
     return run
 
 
+#: The environment variable giving ``ms.init``'s ``mode`` when the code does not (W&B's ``WANDB_MODE``).
+MODE_ENV = "MEDIASTORE_MODE"
 #: W&B's init arguments that mean nothing for a store: taken, with a warning.
 _WANDB_IGNORED = ("entity", "dir", "reinit", "save_code", "sync_tensorboard", "monitor_gym", "anonymous", "force",
                   "tensorboard", "magic")

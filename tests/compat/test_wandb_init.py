@@ -174,3 +174,17 @@ def test_the_labels_of_a_shared_run_come_from_its_newest_record(tmp_path):
     first.finish()
     second.finish()
     assert labels(tmp_path, run_id) == [('["a"]', None, "ddp", None)]
+
+
+def test_the_mode_environment_variable_disables_runs_that_give_no_mode(tmp_path, monkeypatch):
+    """MEDIASTORE_MODE=disabled does for a ported test suite what WANDB_MODE=disabled did."""
+    monkeypatch.setenv("MEDIASTORE_MODE", "disabled")
+    with ms.init(project="p", store=tmp_path / "s", run_id="r") as run:
+        run.log({"a": 1.0})
+    assert not (tmp_path / "s").exists()
+    with ms.init(project="p", store=tmp_path / "s", run_id="r", mode="online") as run:  # an argument wins
+        run.log({"a": 1.0})
+    assert ms.open(tmp_path / "s").sql("SELECT run_id FROM runs").fetchall() == [("r",)]
+    monkeypatch.setenv("MEDIASTORE_MODE", "sometimes")
+    with pytest.raises(ms.InvalidArgumentError, match=r"mode='sometimes' is not a mode of ms.init"):
+        ms.init(project="p", store=tmp_path / "s")
