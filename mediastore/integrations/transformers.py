@@ -37,6 +37,7 @@ Rules (documented in the README):
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,9 @@ __all__ = ["MediaStoreCallback", "REPORT_TO", "register"]
 
 #: The name ``TrainingArguments(report_to=...)`` takes once this module is imported.
 REPORT_TO = "mediastore"
+#: The environment variable of ``watch`` (W&B's ``WANDB_WATCH``): the callback made by
+#: ``report_to="mediastore"`` takes no arguments.
+WATCH_ENV = "MEDIASTORE_WATCH"
 #: Totals the Trainer logs once at the end of training: the run's summary, not rows (W&B's list).
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
 
@@ -102,14 +106,33 @@ class MediaStoreCallback(TrainerCallback):
     log_model : optional
         Not supported (W&B's ``WANDB_LOG_MODEL``): a true value is ignored with an
         ``ms.IgnoredArgumentWarning``; the Trainer still saves checkpoints to ``output_dir``.
+    watch : {"gradients", "parameters", "all", "false"}, optional
+        As W&B's ``WANDB_WATCH`` (default ``$MEDIASTORE_WATCH``, else ``"false"``): histograms of
+        the model's gradients and/or parameters (``ms.watch``) every ``watch_log_freq`` steps,
+        keyed ``gradients/<parameter>`` and ``parameters/<parameter>``, at the global step of the
+        update they were computed for (the step its ``train/loss`` is logged at). The hooks go
+        when training ends.
+    watch_log_freq : int, optional
+        Default ``max(100, logging_steps)``, as Transformers' ``WandbCallback``.
     """
 
     def __init__(self, project: str | None = None, store: Any = None, *, name: str | None = None,
                  run_id: str | None = None, config: Mapping[str, Any] | None = None, resume: bool = False,
                  settings: Any = None, storage_options: Mapping[str, Any] | None = None, run: Any = None,
-                 log_model: Any = None):
+                 log_model: Any = None, watch: str | None = None, watch_log_freq: int | None = None):
+        from ..errors import InvalidArgumentError
         from ..run_config import parse_config
         from ..storage import validate_name
+
+        watch = watch if watch is not None else os.environ.get(WATCH_ENV, "false")
+        if watch not in ("gradients", "parameters", "all", "false"):
+            raise InvalidArgumentError(f"watch={watch!r} (or ${WATCH_ENV}) is not one of 'gradients', 'parameters', 'all', 'false'")
+        if watch_log_freq is not None and (isinstance(watch_log_freq, bool) or not isinstance(watch_log_freq, int) or watch_log_freq < 1):
+            raise InvalidArgumentError(f"watch_log_freq={watch_log_freq!r}; pass an int >= 1 (every how many steps to log)")
+        self._watch = None if watch == "false" else watch
+        self._watch_log_freq = watch_log_freq
+        self._watches: list[Any] = []
+        self._state: Any = None  # the Trainer's state, for the global step of watched gradients
 
         if project is not None:
             validate_name(project, "project")
@@ -161,7 +184,29 @@ class MediaStoreCallback(TrainerCallback):
         self._open(args, state).config.update(json_safe(config))
         self._configured = True
 
+    def _start_watch(self, args: Any, state: Any, model: Any) -> None:
+        from ._common import ModelWatch
+
+        self._stop_watch()
+        self._state = state
+        if self._watch is None or model is None:
+            return
+        freq = self._watch_log_freq or max(100, int(getattr(args, "logging_steps", 0) or 0))
+        # A backward pass belongs to the update that then makes global_step + 1, the step its loss is logged at.
+        self._watches.append(ModelWatch(model, self._watch, freq, self._emit_watched, lambda: self._state.global_step + 1))
+
+    def _stop_watch(self) -> None:
+        for watch in self._watches:
+            watch.remove()
+        self._watches = []
+
+    def _emit_watched(self, values: dict[str, Any], step: int | None) -> None:
+        run = self.run
+        if run is not None and run.state == "running":
+            run.log(values, step=step)
+
     def _finish(self) -> None:
+        self._stop_watch()
         if self._owns_run and self.run is not None and self.run.state == "running":
             self.run.finish()
 
@@ -174,6 +219,7 @@ class MediaStoreCallback(TrainerCallback):
             self.run, self._owns_run = None, False
         self._in_training = True
         self._setup(args, state, model)
+        self._start_watch(args, state, model)
 
     def on_log(self, args, state, control, model=None, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
@@ -201,6 +247,9 @@ class MediaStoreCallback(TrainerCallback):
             self._open(args, state).log(rename_logs(values), step=state.global_step)
         if not self._in_training:
             self._finish()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._state = state  # the global step a watched gradient belongs to
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:

@@ -150,3 +150,33 @@ def test_each_hyperparameter_search_trial_gets_its_own_run(tmp_path):
         callback.on_train_end(args, state, TrainerControl(), model=model)
     runs = ms.open(store).sql("SELECT name, state FROM runs ORDER BY name").fetchall()
     assert runs == [("trial-0", "finished"), ("trial-1", "finished")]
+
+
+def test_watch_logs_gradient_histograms_at_the_steps_of_their_updates(tmp_path, monkeypatch):
+    """watch= (or $MEDIASTORE_WATCH, as W&B's WANDB_WATCH) hooks the model: every watch_log_freq-th
+    gradient of each parameter becomes a histogram at the global step of its update."""
+    store = str(tmp_path / "store")
+    monkeypatch.setenv("MEDIASTORE_WATCH", "gradients")
+    trainer = Trainer(model=tiny_model(), args=arguments(tmp_path, eval_strategy="no"), train_dataset=Sequences(),
+                      callbacks=[MediaStoreCallback(project="hf", store=store, watch_log_freq=3)])
+    trainer.train()
+    s = ms.open(store)
+    name = "classifier.weight"
+    assert s.sql(f"SELECT step FROM histograms WHERE key = 'gradients/{name}' ORDER BY step").fetchall() == [(3,), (6,)]
+    keys = {k for (k,) in s.sql("SELECT DISTINCT key FROM histograms").fetchall()}
+    trainable = {f"gradients/{n}" for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert keys <= trainable and len(keys) > 10 and not any(k.startswith("parameters/") for k in keys)
+    # The hooks went when training ended.
+    assert not trainer.model.classifier.weight._backward_hooks
+
+
+def test_watch_is_off_by_default_and_checked(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEDIASTORE_WATCH", raising=False)
+    store = str(tmp_path / "store")
+    Trainer(model=tiny_model(), args=arguments(tmp_path, num_train_epochs=1, eval_strategy="no"), train_dataset=Sequences(),
+            callbacks=[MediaStoreCallback(project="hf", store=store)]).train()
+    assert ms.open(store).sql("SELECT count(*) FROM histograms").fetchall() == [(0,)]
+    with pytest.raises(ms.InvalidArgumentError, match=r"watch='weights' \(or \$MEDIASTORE_WATCH\) is not one of"):
+        MediaStoreCallback(watch="weights")
+    with pytest.raises(ms.InvalidArgumentError, match=r"watch_log_freq=0; pass an int >= 1"):
+        MediaStoreCallback(watch="all", watch_log_freq=0)
