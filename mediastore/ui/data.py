@@ -79,9 +79,11 @@ def _with_urls(row: dict) -> dict:
 
 
 def _parse_json_fields(run: dict) -> dict:
-    """A runs row with its JSON text columns (config, summary) parsed, in place."""
+    """A runs row with its JSON text columns (config, summary, tags) parsed, in place."""
     for field in ("config", "summary"):
         run[field] = json.loads(run[field]) if run[field] else {}
+    if "tags" in run:
+        run["tags"] = json.loads(run["tags"]) if run["tags"] else []
     return run
 
 
@@ -140,15 +142,18 @@ class ViewerData:
         return jsonable(rows)
 
     def runs(self, project: str, q: str = "", limit: int = 50, offset: int = 0) -> dict:
-        """The runs of a project, newest first; ``q`` filters on id, name, state and config text."""
+        """The runs of a project, newest first; ``q`` filters on id, name, state, config text and
+        W&B's labels (tags, group, job type, notes)."""
         where, params = "project = ?", [project]
         if q:
-            where += " AND (run_id ILIKE ? OR coalesce(name, '') ILIKE ? OR state ILIKE ? OR coalesce(config, '') ILIKE ?)"
-            params += [f"%{q}%"] * 4
+            text = ("run_id", "coalesce(name, '')", "state", "coalesce(config, '')", "coalesce(tags, '')",
+                    "coalesce(\"group\", '')", "coalesce(job_type, '')", "coalesce(notes, '')")
+            where += f" AND ({' OR '.join(f'{t} ILIKE ?' for t in text)})"
+            params += [f"%{q}%"] * len(text)
         runs = self._runs()
         total = self._rows(f"SELECT count(*) AS n FROM {runs} WHERE {where}", params)[0]["n"]
         rows = self._rows(
-            f"SELECT run_id, name, state, started_at, finished_at, config, summary FROM {runs} WHERE {where} "
+            f"SELECT run_id, name, state, started_at, finished_at, config, summary, tags, \"group\", job_type, notes FROM {runs} WHERE {where} "
             "ORDER BY started_at DESC, run_id LIMIT ? OFFSET ?",
             params + [max(1, min(int(limit), 500)), max(0, int(offset))],
         )

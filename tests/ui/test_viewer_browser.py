@@ -48,6 +48,16 @@ def test_projects_and_runs_pages_list_runs_and_chart_them(page, viewer_store):
     page.fill("input[aria-label='filter runs']", "baseline")
     wait_until(page, "document.querySelectorAll('table.runs tbody tr').length === 1")
     assert page.locator("table.runs tbody tr").first.get_attribute("data-run") == viewer_store[1][0]
+    # W&B's labels: a group column and tags as chips, the hostile tag as text; a tag filters too.
+    headers = page.locator("table.runs thead th").all_inner_texts()
+    assert headers[5:7] == ["group", "tags"]
+    row = page.locator("table.runs tbody tr").first
+    assert row.locator("td").nth(5).inner_text() == "sweep-a"
+    assert row.locator(".tag").all_inner_texts() == ["cpu-run", HOSTILE[:64]]
+    assert page.evaluate("document.title") != "pwned"
+    page.fill("input[aria-label='filter runs']", "cpu-run")
+    wait_until(page, "document.querySelectorAll('table.runs tbody tr').length === 1")
+    assert page.locator("table.runs tbody tr").first.get_attribute("data-run") == viewer_store[1][0]
 
 
 def test_step_slider_changes_the_image(page, viewer_store):

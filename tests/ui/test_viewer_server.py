@@ -227,3 +227,19 @@ def test_a_shared_run_shows_each_process(local_store, rgb):
     assert {k: v["values"] for k, v in series.items()} == {"job · rank0": [0.0, 1.0, 2.0], "job · rank1": [1.0, 2.0, 3.0], "solo": [5.0]}
     items = data.items("p", "images", "img", 2, ["job"])["runs"]["job"]
     assert [(i["process"], i["caption"]) for i in items] == [("rank0", "rank0: s2"), ("rank1", "rank1: s2")]
+
+
+def test_runs_carry_wandb_labels_and_the_filter_matches_them(tmp_path):
+    from mediastore.ui.data import ViewerData
+
+    store = str(tmp_path / "store")
+    with ms.init(project="p", store=store, run_id="a", tags=["cpu", "small"], group="sweep", job_type="train", notes="first"):
+        pass
+    with ms.init(project="p", store=store, run_id="b"):
+        pass
+    data = ViewerData(ms.open(store))
+    runs = {r["run_id"]: r for r in data.runs("p")["runs"]}
+    assert (runs["a"]["tags"], runs["a"]["group"], runs["a"]["job_type"], runs["a"]["notes"]) == (["cpu", "small"], "sweep", "train", "first")
+    assert (runs["b"]["tags"], runs["b"]["group"]) == ([], None)
+    for q in ("small", "sweep", "train", "first"):
+        assert [r["run_id"] for r in data.runs("p", q=q)["runs"]] == ["a"], q

@@ -72,7 +72,8 @@ def build_store(root: str) -> list[str]:
     rng = np.random.default_rng(0)
     ids = []
     for r, name in enumerate(["baseline", HOSTILE]):
-        with ms.init(project="viewer", store=root, name=name, config={"lr": 0.1 * (r + 1)}) as run:
+        labels = {"tags": ["cpu-run", HOSTILE[:64]], "group": "sweep-a", "notes": "the first one"} if r == 0 else {}
+        with ms.init(project="viewer", store=root, name=name, config={"lr": 0.1 * (r + 1)}, **labels) as run:
             for step in range(3):
                 run.log({"loss": 1.0 / (step + 1 + r), "val": viewer_image(step, rng),
                          "weights": ms.Histogram(rng.normal(step, 1, 1000))}, step=step)

@@ -67,7 +67,7 @@ async function projectsPage() {
 async function runsPage(project, params) {
   setCrumbs(el("span", {}, project));
   const state = { q: params.get("q") || "", offset: 0, selected: new Set((params.get("runs") || "").split(",").filter(Boolean)), names: new Map(), keyFilter: "" };
-  const filter = el("input", { type: "search", placeholder: "filter runs: id, name, state, config…", value: state.q, size: 40, "aria-label": "filter runs" });
+  const filter = el("input", { type: "search", placeholder: "filter runs: id, name, state, config, tags, group…", value: state.q, size: 40, "aria-label": "filter runs" });
   const keyFilter = el("input", { type: "search", placeholder: "filter charts by key", size: 24, "aria-label": "filter charts" });
   const compareButton = el("button", { onclick: () => location.hash = compareHash(project, { runs: [...state.selected].join(",") }) }, "compare media of selected runs");
   const tableHolder = el("div", {}), chartHolder = el("div", { class: "charts" }), chartNote = el("p", { class: "muted" });
@@ -82,14 +82,19 @@ async function runsPage(project, params) {
     page.runs.forEach((r) => state.names.set(r.run_id, r.name || r.run_id));
     if (firstLoad && !state.selected.size) page.runs.slice(0, DEFAULT_SELECTED).forEach((r) => state.selected.add(r.run_id));
     const summaryKeys = [...new Set(page.runs.flatMap((r) => Object.keys(r.summary).filter((k) => typeof r.summary[k] === "number")))].sort().slice(0, 6);
+    // W&B's run labels, as columns only when a run on the page has them.
+    const labels = [["group", "group"], ["job_type", "job type"], ["tags", "tags"]].filter(([f]) => page.runs.some((r) => r[f] && r[f].length));
+    const label = (r, f) => f === "tags" ? el("td", { class: "tags" }, ...(r.tags || []).map((t) => el("span", { class: "tag" }, t))) : el("td", {}, r[f] || "");
     const rows = page.runs.map((r) => el("tr", { dataset: { run: r.run_id } },
       el("td", {}, el("input", { type: "checkbox", checked: state.selected.has(r.run_id), "aria-label": `select ${r.run_id}`,
         onchange: (e) => { e.target.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id); chartsSoon(); } })),
-      el("td", {}, link(r.name || r.run_id, runHash(project, r.run_id))), el("td", {}, r.run_id),
+      el("td", { title: r.notes || "" }, link(r.name || r.run_id, runHash(project, r.run_id))), el("td", {}, r.run_id),
       el("td", { class: `state-${r.state}` }, r.state), el("td", {}, fmt(r.started_at).replace("T", " ").slice(0, 19)),
+      ...labels.map(([f]) => label(r, f)),
       ...summaryKeys.map((k) => el("td", { class: "num" }, fmt(r.summary[k])))));
     tableHolder.replaceChildren(
       el("table", { class: "grid runs" }, el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "name"), el("th", {}, "run"), el("th", {}, "state"), el("th", {}, "started"),
+        ...labels.map(([, title]) => el("th", {}, title)),
         ...summaryKeys.map((k) => el("th", {}, k)))), el("tbody", {}, rows)),
       el("div", { class: "pager" },
         el("button", { disabled: state.offset === 0, onclick: () => { state.offset -= PAGE; showRuns(false); } }, "previous"),
