@@ -149,7 +149,7 @@ class Run:
         self.writer = RunWriter(location, project, run_id, settings, heartbeat=self._beat, process=process)
         # A resumed run has published files; a shared run's processes each publish their own.
         self.writer.resumed = previous is not None or shared
-        self.name = name
+        self._name = name
         self._scratch = scratch  # mode='disabled': the store is this run's own, dropped at finish
         self._watches: list[Any] = []  # ModelWatch hooks of run.watch, removed at finish
         labels = dict(labels or {})
@@ -173,7 +173,7 @@ class Run:
         self._beat_name: str | None = None
         self.state = "running"
         if previous is not None:
-            self.name = name if name is not None else previous["name"]
+            self._name = name if name is not None else previous["name"]
             # W&B's labels: those given replace the run's, the others are kept.
             if "tags" not in labels and previous.get("tags"):
                 self._tags = tuple(json.loads(previous["tags"]))
@@ -388,6 +388,36 @@ class Run:
 
     # -- W&B's run labels -----------------------------------------------------------------------
     @property
+    def name(self) -> str | None:
+        """The display name (W&B's ``run.name``); may be set while the run runs, and the ``runs``
+        view shows it within `CONFIG_WRITE_SECONDS`."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._check_open("run.name")
+        if value is not None and not isinstance(value, str):
+            raise InvalidLogError(f"name must be a str, got {type(value).__name__} {value!r}")
+        self._name = value
+        self._record_changed()
+
+    @property
+    def url(self) -> None:
+        """None: a run has no hosted page (W&B's offline runs have none either); ``mediastore ui``
+        shows it."""
+        return None
+
+    @property
+    def entity(self) -> None:
+        """None: a store has no W&B entity (user or team)."""
+        return None
+
+    @property
+    def path(self) -> str:
+        """``"<project>/<run_id>"`` (W&B's is ``"<entity>/<project>/<run_id>"``)."""
+        return f"{self.project}/{self.run_id}"
+
+    @property
     def tags(self) -> tuple[str, ...]:
         """The run's tags (W&B's ``run.tags``). Set a new list or tuple to change them; the
         ``runs`` view shows it within `CONFIG_WRITE_SECONDS`."""
@@ -538,7 +568,7 @@ class Run:
 
     def _record(self, finished_at: int | None) -> dict:
         return {
-            "name": self.name,
+            "name": self._name,
             "config": self._config_json,
             "summary": self._to_json({**self._last_values(), **dict(self.summary)}, "summary"),
             "state": self.state,
@@ -575,11 +605,16 @@ class Run:
         rows = [record for _, record in self._records] + [final]
         publish_records(self.location, self.project, self.run_id, self.writer.token, rows, replaces)
 
-    def finish(self, *, crashed: bool = False) -> None:
-        """Write everything, then mark the run finished (or crashed). A second call does nothing."""
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None, *, crashed: bool = False) -> None:
+        """Write everything, then mark the run finished (or crashed). A second call does nothing.
+
+        ``exit_code`` (W&B's): a non-zero one marks the run crashed, as ``crashed=True``.
+        ``quiet`` is taken for W&B code and unused (finish prints nothing)."""
         global _current
         if self._finished:
             return
+        if exit_code:
+            crashed = True
         with self._record_lock:  # no config write may start after this
             self._finished = True
             if self._config_timer is not None:
@@ -684,11 +719,21 @@ class Run:
         if not self._finished:
             self.log(values, commit=False)  # joins the current step, as wandb.watch's rows
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """W&B's ``run.save``: not offered (``NotImplementedError`` names the nearest way)."""
+    def save(self, glob_str: Any = None, *args: Any, **kwargs: Any) -> bool:
+        """W&B's ``run.save``. Without a file (``run.save()``, which older W&B code calls after
+        setting ``run.name``): True, as W&B; the record carries every change already. With one:
+        not offered (``NotImplementedError`` names the nearest way)."""
+        if glob_str is None and not args:
+            return True
         from ._not_offered import not_offered
 
         not_offered("run.save", "save")
+
+    def log_code(self, *args: Any, **kwargs: Any) -> None:
+        """W&B's ``run.log_code``: not offered (code is not stored)."""
+        from ._not_offered import not_offered
+
+        not_offered("run.log_code", "save")
 
     def log_artifact(self, *args: Any, **kwargs: Any) -> None:
         """W&B's ``run.log_artifact``: not offered."""
@@ -1028,11 +1073,12 @@ def define_metric(name: str, step_metric: str | None = None, **options: Any) -> 
     return _require_run("ms.define_metric").define_metric(name, step_metric=step_metric, **options)
 
 
-def finish() -> None:
-    """Finish the current run; does nothing when there is none (as W&B's ``wandb.finish``)."""
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the current run; does nothing when there is none (as W&B's ``wandb.finish``). A
+    non-zero ``exit_code`` marks it crashed."""
     run = _current
     if run is not None:
-        run.finish()
+        run.finish(exit_code, quiet)
 
 
 def watch(models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,

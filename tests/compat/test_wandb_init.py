@@ -188,3 +188,34 @@ def test_the_mode_environment_variable_disables_runs_that_give_no_mode(tmp_path,
     monkeypatch.setenv("MEDIASTORE_MODE", "sometimes")
     with pytest.raises(ms.InvalidArgumentError, match=r"mode='sometimes' is not a mode of ms.init"):
         ms.init(project="p", store=tmp_path / "s")
+
+
+def test_run_name_set_while_running_reaches_the_view_and_save_without_a_file_is_true(tmp_path):
+    """Older W&B code renames a run and calls run.save() to keep the name."""
+    store = str(tmp_path)
+    run = ms.init(project="p", store=store, run_id="r", name="first")
+    try:
+        run.name = "renamed"
+        assert run.save() is True
+        deadline = time.monotonic() + 10  # within CONFIG_WRITE_SECONDS, like a config change
+        rows = []
+        while time.monotonic() < deadline:
+            rows = ms.open(store).sql("SELECT name, state FROM runs").fetchall()
+            if rows == [("renamed", "running")]:
+                break
+            time.sleep(0.1)
+        assert rows == [("renamed", "running")]
+        with pytest.raises(ms.InvalidLogError, match=r"name must be a str, got int 3"):
+            run.name = 3
+        assert (run.url, run.entity, run.path) == (None, None, "p/r")
+    finally:
+        run.finish()
+    assert ms.open(store).sql("SELECT name FROM runs").fetchall() == [("renamed",)]
+
+
+@pytest.mark.parametrize("exit_code, state", [(None, "finished"), (0, "finished"), (1, "crashed")])
+def test_finish_takes_wandbs_exit_code(tmp_path, exit_code, state):
+    run = ms.init(project="p", store=tmp_path, run_id="r")
+    ms.finish(exit_code=exit_code, quiet=True)
+    assert run.state == state
+    assert ms.open(tmp_path).sql("SELECT state FROM runs").fetchall() == [(state,)]

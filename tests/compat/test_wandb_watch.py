@@ -116,6 +116,7 @@ def test_login_does_nothing_and_returns_true():
     (lambda run: ms.plot.line(None, "x", "y"), "ms.plot.line"),
     (lambda run: ms.plot.confusion_matrix(probs=None), "ms.plot.confusion_matrix"),
     (lambda run: ms.Api(), "ms.Api"),
+    (lambda run: run.log_code("."), "run.log_code"),
 ])
 def test_what_is_not_offered_raises_not_implemented_with_the_nearest_way(tmp_path, call, name):
     with ms.init(project="p", store=tmp_path) as run:
