@@ -47,7 +47,7 @@ from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
 from .run import Run, alert, define_metric, finish, init, log, log_artifact, login, save, unwatch, use_artifact, watch
-from ._not_offered import Api, Artifact, plot
+from ._not_offered import Api, Artifact, agent, plot, sweep
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -67,6 +67,8 @@ __all__ = [
     "Artifact",
     "Api",
     "plot",
+    "sweep",
+    "agent",
     "Config",
     "open",
     "Run",

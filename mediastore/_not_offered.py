@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-__all__ = ["not_offered", "Artifact", "Api", "plot", "NOT_OFFERED"]
+__all__ = ["not_offered", "Artifact", "Api", "plot", "sweep", "agent", "NOT_OFFERED"]
 
 #: The nearest mediastore way for each W&B call that is not offered.
 NOT_OFFERED = {
@@ -18,6 +18,8 @@ NOT_OFFERED = {
     "plot": "wandb.plot charts are not offered; log the numbers (run.log, an ms.Table) and plot from store.history or "
             "store.sql(...).df()",
     "api": "the W&B public API is not offered; read a store with ms.open(store): runs(), history(run_id), sql(...)",
+    "sweep": "hosted sweeps are not run; loop over your configs (or let Optuna or Ray Tune choose them), start a run for "
+             "each with ms.init(config=..., group='<sweep name>'), and compare them in SQL",
 }
 
 
@@ -56,3 +58,13 @@ class _Plot:
 
 
 plot = _Plot()
+
+
+def sweep(*args: Any, **kwargs: Any) -> NoReturn:
+    """W&B's ``wandb.sweep``: not offered (raises ``NotImplementedError``)."""
+    not_offered("ms.sweep", "sweep")
+
+
+def agent(*args: Any, **kwargs: Any) -> NoReturn:
+    """W&B's ``wandb.agent``: not offered (raises ``NotImplementedError``)."""
+    not_offered("ms.agent", "sweep")

@@ -117,6 +117,8 @@ def test_login_does_nothing_and_returns_true():
     (lambda run: ms.plot.confusion_matrix(probs=None), "ms.plot.confusion_matrix"),
     (lambda run: ms.Api(), "ms.Api"),
     (lambda run: run.log_code("."), "run.log_code"),
+    (lambda run: ms.sweep({"method": "grid"}, project="p"), "ms.sweep"),
+    (lambda run: ms.agent("sweep-id", function=print, count=2), "ms.agent"),
 ])
 def test_what_is_not_offered_raises_not_implemented_with_the_nearest_way(tmp_path, call, name):
     with ms.init(project="p", store=tmp_path) as run:
