@@ -395,10 +395,14 @@ class Run:
 
     @name.setter
     def name(self, value: str | None) -> None:
-        self._check_open("run.name")
+        self._set_text("name", value, InvalidLogError)
+
+    def _set_text(self, field: str, value: str | None, error: type[Exception]) -> None:
+        """Set a text field of the run record (name, notes) while the run runs."""
+        self._check_open(f"run.{field}")
         if value is not None and not isinstance(value, str):
-            raise InvalidLogError(f"name must be a str, got {type(value).__name__} {value!r}")
-        self._name = value
+            raise error(f"{field} must be a str, got {type(value).__name__} {value!r}")
+        setattr(self, f"_{field}", value)
         self._record_changed()
 
     @property
@@ -436,11 +440,7 @@ class Run:
 
     @notes.setter
     def notes(self, value: str | None) -> None:
-        self._check_open("run.notes")
-        if value is not None and not isinstance(value, str):
-            raise InvalidArgumentError(f"notes={value!r} must be a str")
-        self._notes = value
-        self._record_changed()
+        self._set_text("notes", value, InvalidArgumentError)
 
     @property
     def group(self) -> str | None:

@@ -207,6 +207,8 @@ def test_run_name_set_while_running_reaches_the_view_and_save_without_a_file_is_
         assert rows == [("renamed", "running")]
         with pytest.raises(ms.InvalidLogError, match=r"name must be a str, got int 3"):
             run.name = 3
+        with pytest.raises(ms.InvalidArgumentError, match=r"notes must be a str, got list \['x'\]"):
+            run.notes = ["x"]
         assert (run.url, run.entity, run.path) == (None, None, "p/r")
     finally:
         run.finish()
