@@ -57,6 +57,10 @@ class Settings:
         How long ``finish()`` waits for the store to take the last rows and blobs. Past it, the
         rest stays in the local spool for ``mediastore recover`` and ``finish()`` returns with a
         warning. Default 120 s: a bucket's bad minute passes, a lost network does not hang a job.
+
+    W&B's ``wandb.Settings`` fields that ported code passes (``start_method``, ``console``,
+    ``silent``, ``_disable_stats``, ...; `WANDB_SETTINGS`) mean nothing here: they are taken with
+    one ``ms.IgnoredArgumentWarning``. Any other keyword is a ``TypeError``.
     """
 
     flush_rows: int = 100_000
@@ -74,3 +78,39 @@ class Settings:
     upload_workers: int = 4
     max_pending_bytes: int = 1024 * 1024 * 1024
     finish_timeout: float = 120.0
+
+
+#: Fields of W&B's ``wandb.Settings`` that W&B code commonly passes; ``ms.Settings`` takes them
+#: with a warning. (W&B's ``mode="shared"`` and ``x_label`` are ``ms.init``'s ``mode`` and ``label``.)
+WANDB_SETTINGS = frozenset({
+    "start_method", "console", "silent", "quiet", "show_info", "show_warnings", "show_errors", "disable_code",
+    "disable_git", "disable_job_creation", "save_code", "code_dir", "anonymous", "api_key", "base_url", "entity",
+    "project", "mode", "x_label", "x_primary", "x_update_finish_state", "x_disable_stats", "x_disable_meta",
+    "x_disable_machine_info", "_disable_stats", "_disable_meta", "_disable_service", "init_timeout", "program",
+    "root_dir", "sync_tensorboard", "run_tags", "run_notes", "run_group", "run_job_type", "run_name", "run_id",
+    "resume", "allow_val_change", "ignore_globs", "_service_wait", "x_stats_sampling_interval",
+})
+
+_dataclass_init = Settings.__init__
+
+
+def _init(self, *args, **kwargs):
+    wandb_only = {k: kwargs.pop(k) for k in list(kwargs) if k in WANDB_SETTINGS}
+    if wandb_only:
+        import warnings
+
+        from .errors import IgnoredArgumentWarning
+
+        hint = " (for a shared run: ms.init(mode='shared', label=...))" if {"mode", "x_label"} & set(wandb_only) else ""
+        warnings.warn(
+            f"ms.Settings ignores W&B's {', '.join(f'{k}={v!r:.40}' for k, v in wandb_only.items())}: they are "
+            f"settings of W&B's service, which a store does not have{hint}",
+            IgnoredArgumentWarning,
+            stacklevel=2,
+        )
+    _dataclass_init(self, *args, **kwargs)
+
+
+_init.__doc__ = _dataclass_init.__doc__
+_init.__wrapped__ = _dataclass_init  # inspect.signature shows the fields
+Settings.__init__ = _init

@@ -221,3 +221,16 @@ def test_finish_takes_wandbs_exit_code(tmp_path, exit_code, state):
     ms.finish(exit_code=exit_code, quiet=True)
     assert run.state == state
     assert ms.open(tmp_path).sql("SELECT state FROM runs").fetchall() == [(state,)]
+
+
+def test_wandb_settings_fields_are_taken_with_a_warning(tmp_path):
+    with pytest.warns(ms.IgnoredArgumentWarning, match=r"ms.Settings ignores W&B's start_method='thread', console='off': "):
+        settings = ms.Settings(start_method="thread", console="off", flush_rows=10)
+    assert settings.flush_rows == 10
+    with pytest.warns(ms.IgnoredArgumentWarning, match=r"for a shared run: ms.init\(mode='shared', label=...\)"):
+        ms.Settings(mode="shared", x_label="rank0")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'flush_row'"):
+        ms.Settings(flush_row=10)  # a typo in mediastore's own knobs is not taken
+    with ms.init(project="p", store=tmp_path, settings=settings) as run:
+        run.log({"a": 1.0})
+    assert ms.open(tmp_path).sql("SELECT count(*) FROM scalars").fetchall() == [(1,)]
