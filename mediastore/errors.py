@@ -23,6 +23,7 @@ __all__ = [
     "NoRunError",
     "InvalidConfigError",
     "InvalidArgumentError",
+    "UnknownArgumentError",
     "InvalidQueryError",
     "InvalidExportError",
     "NoMediaColumnError",
@@ -104,6 +105,11 @@ class NoRunError(MediaStoreError, RuntimeError):
 
 class InvalidConfigError(MediaStoreError, TypeError):
     """A config key or value cannot be stored as JSON (a media object, an arbitrary object)."""
+
+
+class UnknownArgumentError(MediaStoreError, TypeError):
+    """A keyword argument that neither mediastore nor W&B has (a typo): a ``TypeError``, as
+    Python raises for any function, that also names what is taken."""
 
 
 class InvalidArgumentError(MediaStoreError, ValueError):

@@ -870,7 +870,8 @@ def init(
         W&B arguments with no meaning for a store (``entity``, ``dir``, ``reinit``,
         ``save_code``, ``sync_tensorboard``, ``monitor_gym``, ``anonymous``, ``force``,
         ``tensorboard``, ``magic``): ignored with an ``ms.IgnoredArgumentWarning``.
-        ``resume_from`` and ``fork_from`` raise ``NotImplementedError``.
+        ``resume_from`` and ``fork_from`` raise ``NotImplementedError``; any other keyword is an
+        ``ms.UnknownArgumentError`` (a ``TypeError``).
 
     ``mode`` also takes W&B's ``"online"`` and ``"offline"`` (the rows go to ``store`` either
     way) and ``"disabled"``: a run that takes every call and stores nothing anywhere (it
@@ -949,7 +950,12 @@ def _wandb_only(arguments: dict[str, Any]) -> None:
         if key in _WANDB_UNSUPPORTED:
             raise NotImplementedError(f"ms.init({key}=...): {_WANDB_UNSUPPORTED[key]}")
         if key not in _WANDB_IGNORED:
-            raise TypeError(f"init() got an unexpected keyword argument {key!r}")
+            from .errors import UnknownArgumentError
+
+            raise UnknownArgumentError(
+                f"init() got an unexpected keyword argument {key!r}; ms.init takes mediastore's arguments and W&B's "
+                "(help(ms.init) lists them)"
+            )
     ignored = [key for key in arguments if arguments[key] is not None]
     if ignored:
         from .errors import IgnoredArgumentWarning

@@ -60,7 +60,7 @@ class Settings:
 
     W&B's ``wandb.Settings`` fields that ported code passes (``start_method``, ``console``,
     ``silent``, ``_disable_stats``, ...; `WANDB_SETTINGS`) mean nothing here: they are taken with
-    one ``ms.IgnoredArgumentWarning``. Any other keyword is a ``TypeError``.
+    one ``ms.IgnoredArgumentWarning``. Any other keyword is an ``ms.UnknownArgumentError`` (a ``TypeError``).
     """
 
     flush_rows: int = 100_000
@@ -95,6 +95,14 @@ _dataclass_init = Settings.__init__
 
 
 def _init(self, *args, **kwargs):
+    unknown = [k for k in kwargs if k not in WANDB_SETTINGS and k not in self.__dataclass_fields__]
+    if unknown:
+        from .errors import UnknownArgumentError
+
+        raise UnknownArgumentError(
+            f"ms.Settings got an unexpected keyword argument {unknown[0]!r}; its fields are "
+            f"{', '.join(self.__dataclass_fields__)}"
+        )
     wandb_only = {k: kwargs.pop(k) for k in list(kwargs) if k in WANDB_SETTINGS}
     if wandb_only:
         import warnings

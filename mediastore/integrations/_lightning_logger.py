@@ -108,7 +108,9 @@ class LoggerBehaviour:
         self._labels = _run_labels(**{k: wandb_arguments.pop(k) for k in RUN_LABELS if k in wandb_arguments})
         unknown = sorted(set(wandb_arguments) - set(WANDB_ONLY))
         if unknown:
-            raise TypeError(f"MediaStoreLogger got unexpected keyword arguments {unknown}")
+            from ..errors import UnknownArgumentError
+
+            raise UnknownArgumentError(f"MediaStoreLogger got unexpected keyword arguments {unknown}; it takes WandbLogger's")
         super().__init__()
         ids = {k: v for k, v in (("id", id), ("run_id", run_id), ("version", version)) if v is not None}
         if len(set(ids.values())) > 1:

@@ -150,7 +150,7 @@ def test_wandb_only_arguments_are_ignored_with_one_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ms.init(project="p", store=tmp_path, dir=None).finish()  # None means not given
-    with pytest.raises(TypeError, match=r"init\(\) got an unexpected keyword argument 'colour'"):
+    with pytest.raises(ms.UnknownArgumentError, match=r"init\(\) got an unexpected keyword argument 'colour'"):
         ms.init(project="p", store=tmp_path, colour="red")
     for name in ("resume_from", "fork_from"):
         with pytest.raises(NotImplementedError, match=rf"ms.init\({name}=...\): .* is not implemented"):
@@ -229,7 +229,8 @@ def test_wandb_settings_fields_are_taken_with_a_warning(tmp_path):
     assert settings.flush_rows == 10
     with pytest.warns(ms.IgnoredArgumentWarning, match=r"for a shared run: ms.init\(mode='shared', label=...\)"):
         ms.Settings(mode="shared", x_label="rank0")
-    with pytest.raises(TypeError, match=r"unexpected keyword argument 'flush_row'"):
+    assert issubclass(ms.UnknownArgumentError, TypeError) and issubclass(ms.UnknownArgumentError, ms.MediaStoreError)
+    with pytest.raises(ms.UnknownArgumentError, match=r"unexpected keyword argument 'flush_row'; its fields are flush_rows, "):
         ms.Settings(flush_row=10)  # a typo in mediastore's own knobs is not taken
     with ms.init(project="p", store=tmp_path, settings=settings) as run:
         run.log({"a": 1.0})

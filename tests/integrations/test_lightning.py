@@ -169,7 +169,7 @@ def test_bad_arguments_raise_typed_errors_and_store_nothing(tmp_path):
         MediaStoreLogger(shared=True)
     with pytest.warns(ms.IgnoredArgumentWarning, match=r"ignores save_dir='logs', log_model=True"):
         MediaStoreLogger(save_dir="logs", log_model=True)
-    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['colour'\]"):
+    with pytest.raises(ms.UnknownArgumentError, match=r"unexpected keyword arguments \['colour'\]"):
         MediaStoreLogger(colour="red")
 
 
