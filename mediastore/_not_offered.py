@@ -23,8 +23,14 @@ NOT_OFFERED = {
 }
 
 
-def not_offered(call: str, what: str) -> NoReturn:
-    raise NotImplementedError(f"{call}: {NOT_OFFERED[what]} (README: Porting from W&B)")
+class NotOfferedAttributeError(NotImplementedError, AttributeError):
+    """A W&B attribute that is not offered: a ``NotImplementedError`` with the nearest way, and an
+    ``AttributeError`` too, so that ``hasattr`` and introspection see no such attribute."""
+
+
+def not_offered(call: str, what: str, *, attribute: bool = False) -> NoReturn:
+    error = NotOfferedAttributeError if attribute else NotImplementedError
+    raise error(f"{call}: {NOT_OFFERED[what]} (README: Porting from W&B)")
 
 
 class Artifact:

@@ -417,6 +417,14 @@ class Run:
         return None
 
     @property
+    def dir(self) -> str:
+        """W&B's ``run.dir``, a folder whose files W&B uploads with the run: not offered (files are
+        not uploaded; ``NotImplementedError`` names the nearest way)."""
+        from ._not_offered import not_offered
+
+        not_offered("run.dir", "save", attribute=True)
+
+    @property
     def path(self) -> str:
         """``"<project>/<run_id>"`` (W&B's is ``"<entity>/<project>/<run_id>"``)."""
         return f"{self.project}/{self.run_id}"

@@ -117,6 +117,7 @@ def test_login_does_nothing_and_returns_true():
     (lambda run: ms.plot.confusion_matrix(probs=None), "ms.plot.confusion_matrix"),
     (lambda run: ms.Api(), "ms.Api"),
     (lambda run: run.log_code("."), "run.log_code"),
+    (lambda run: run.dir, "run.dir"),
     (lambda run: ms.sweep({"method": "grid"}, project="p"), "ms.sweep"),
     (lambda run: ms.agent("sweep-id", function=print, count=2), "ms.agent"),
 ])
@@ -124,3 +125,10 @@ def test_what_is_not_offered_raises_not_implemented_with_the_nearest_way(tmp_pat
     with ms.init(project="p", store=tmp_path) as run:
         with pytest.raises(NotImplementedError, match=rf"^{name}: .*\(README: Porting from W&B\)$"):
             call(run)
+
+
+def test_a_property_that_is_not_offered_is_no_attribute_to_introspection(tmp_path):
+    with ms.init(project="p", store=tmp_path) as run:
+        assert not hasattr(run, "dir")  # hasattr, IPython's completion, inspect.getmembers see nothing
+        with pytest.raises(NotImplementedError, match=r"^run.dir: files are not uploaded"):
+            run.dir
