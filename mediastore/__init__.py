@@ -48,7 +48,7 @@ from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
 from .run import Run, alert, define_metric, finish, init, log, log_artifact, login, save, unwatch, use_artifact, watch
-from ._not_offered import Api, Artifact, agent, plot, sweep
+from ._not_offered import Api, Artifact, Graph, Plotly, agent, link_model, log_model, plot, restore, sweep, use_model
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -70,6 +70,12 @@ __all__ = [
     "plot",
     "sweep",
     "agent",
+    "Plotly",
+    "Graph",
+    "restore",
+    "log_model",
+    "use_model",
+    "link_model",
     "Config",
     "open",
     "Run",

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-__all__ = ["not_offered", "Artifact", "Api", "plot", "sweep", "agent", "NOT_OFFERED"]
+__all__ = ["not_offered", "Artifact", "Api", "Plotly", "Graph", "plot", "sweep", "agent", "restore", "log_model",
+           "use_model", "link_model", "NOT_OFFERED"]
 
 #: The nearest mediastore way for each W&B call that is not offered.
 NOT_OFFERED = {
@@ -18,6 +19,9 @@ NOT_OFFERED = {
     "plot": "wandb.plot charts are not offered; log the numbers (run.log, an ms.Table) and plot from store.history or "
             "store.sql(...).df()",
     "api": "the W&B public API is not offered; read a store with ms.open(store): runs(), history(run_id), sql(...)",
+    "figure": "interactive Plotly and Bokeh figures and wandb.Graph are not stored as such; log ms.Html(fig.to_html()) "
+              "for an interactive figure, or ms.Image(fig) for a picture of it",
+    "model": "model registry calls are not offered; keep checkpoints in your own bucket and name them in run.config",
     "sweep": "hosted sweeps are not run; loop over your configs (or let Optuna or Ray Tune choose them), start a run for "
              "each with ms.init(config=..., group='<sweep name>'), and compare them in SQL",
 }
@@ -47,6 +51,20 @@ class Api:
         not_offered("ms.Api", "api")
 
 
+class Plotly:
+    """W&B's ``wandb.Plotly``: not offered (raises ``NotImplementedError``); use ``ms.Html(fig.to_html())``."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        not_offered("ms.Plotly", "figure")
+
+
+class Graph:
+    """W&B's ``wandb.Graph``: not offered (raises ``NotImplementedError``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        not_offered("ms.Graph", "figure")
+
+
 class _Plot:
     """W&B's ``wandb.plot``: every chart raises ``NotImplementedError``."""
 
@@ -74,3 +92,23 @@ def sweep(*args: Any, **kwargs: Any) -> NoReturn:
 def agent(*args: Any, **kwargs: Any) -> NoReturn:
     """W&B's ``wandb.agent``: not offered (raises ``NotImplementedError``)."""
     not_offered("ms.agent", "sweep")
+
+
+def restore(*args: Any, **kwargs: Any) -> NoReturn:
+    """W&B's ``wandb.restore`` (a file saved with a run): not offered."""
+    not_offered("ms.restore", "save")
+
+
+def log_model(*args: Any, **kwargs: Any) -> NoReturn:
+    """W&B's ``wandb.log_model``: not offered."""
+    not_offered("ms.log_model", "model")
+
+
+def use_model(*args: Any, **kwargs: Any) -> NoReturn:
+    """W&B's ``wandb.use_model``: not offered."""
+    not_offered("ms.use_model", "model")
+
+
+def link_model(*args: Any, **kwargs: Any) -> NoReturn:
+    """W&B's ``wandb.link_model``: not offered."""
+    not_offered("ms.link_model", "model")

@@ -120,6 +120,12 @@ def test_login_does_nothing_and_returns_true():
     (lambda run: run.dir, "run.dir"),
     (lambda run: ms.sweep({"method": "grid"}, project="p"), "ms.sweep"),
     (lambda run: ms.agent("sweep-id", function=print, count=2), "ms.agent"),
+    (lambda run: ms.Plotly(object()), "ms.Plotly"),
+    (lambda run: ms.Graph(), "ms.Graph"),
+    (lambda run: ms.restore("model.h5"), "ms.restore"),
+    (lambda run: ms.log_model("model.pt", name="m"), "ms.log_model"),
+    (lambda run: ms.use_model("m:latest"), "ms.use_model"),
+    (lambda run: ms.link_model("model.pt", "registry/m"), "ms.link_model"),
 ])
 def test_what_is_not_offered_raises_not_implemented_with_the_nearest_way(tmp_path, call, name):
     with ms.init(project="p", store=tmp_path) as run:
