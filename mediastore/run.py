@@ -809,7 +809,7 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
 
 
 def init(
-    project: str = "uncategorized",
+    project: str | None = None,
     store: str | os.PathLike | None = None,
     name: str | None = None,
     run_id: str | None = None,
@@ -834,8 +834,9 @@ def init(
 
     Parameters
     ----------
-    project : str
-        Project name; becomes the ``project=<p>`` directory. Default ``"uncategorized"`` (W&B's).
+    project : str, optional
+        Project name; becomes the ``project=<p>`` directory. Default ``$MEDIASTORE_PROJECT`` (as
+        W&B's ``$WANDB_PROJECT``), else ``"uncategorized"`` (W&B's).
     store : str or os.PathLike, optional
         Local folder or fsspec URI (``memory://``, ``s3://``). Default: ``$MEDIASTORE_STORE``,
         else ``./mediastore-data``.
@@ -893,6 +894,8 @@ def init(
     -------
     Run
     """
+    if project is None:
+        project = os.environ.get("MEDIASTORE_PROJECT") or "uncategorized"
     validate_name(project, "project")
     _wandb_only(wandb_only)
     if id is not None:

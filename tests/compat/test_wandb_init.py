@@ -235,3 +235,16 @@ def test_wandb_settings_fields_are_taken_with_a_warning(tmp_path):
     with ms.init(project="p", store=tmp_path, settings=settings) as run:
         run.log({"a": 1.0})
     assert ms.open(tmp_path).sql("SELECT count(*) FROM scalars").fetchall() == [(1,)]
+
+
+def test_the_project_comes_from_the_environment_when_not_given(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEDIASTORE_PROJECT", raising=False)
+    with ms.init(store=tmp_path, run_id="a"):
+        pass
+    monkeypatch.setenv("MEDIASTORE_PROJECT", "from-env")  # as WANDB_PROJECT for W&B
+    with ms.init(store=tmp_path, run_id="b"):
+        pass
+    with ms.init(project="given", store=tmp_path, run_id="c"):
+        pass
+    rows = ms.open(tmp_path).sql("SELECT run_id, project FROM runs ORDER BY run_id").fetchall()
+    assert rows == [("a", "uncategorized"), ("b", "from-env"), ("c", "given")]
