@@ -47,8 +47,9 @@ from .media import Audio, Histogram, Html, Image, Media, Molecule, Object3D, Tab
 from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
-from .run import Run, alert, define_metric, finish, init, log, log_artifact, login, save, unwatch, use_artifact, watch
-from ._not_offered import Api, Artifact, Graph, Plotly, agent, link_model, log_model, plot, restore, sweep, use_model
+from .run import Run, define_metric, finish, init, log, login, unwatch, watch
+from ._not_offered import (Api, Artifact, Graph, Plotly, agent, alert, link_model, log_artifact, log_model, plot, restore,
+                           save, sweep, use_artifact, use_model)
 from .settings import Settings
 
 __version__ = "0.1.0"

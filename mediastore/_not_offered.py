@@ -4,10 +4,11 @@ of an ``AttributeError``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["not_offered", "Artifact", "Api", "Plotly", "Graph", "plot", "sweep", "agent", "restore", "log_model",
-           "use_model", "link_model", "NOT_OFFERED"]
+__all__ = ["not_offered", "method", "Artifact", "Api", "Plotly", "Graph", "plot", "save", "restore", "log_artifact",
+           "use_artifact", "log_model", "use_model", "link_model", "alert", "sweep", "agent", "NOT_OFFERED"]
 
 #: The nearest mediastore way for each W&B call that is not offered.
 NOT_OFFERED = {
@@ -37,32 +38,45 @@ def not_offered(call: str, what: str, *, attribute: bool = False) -> NoReturn:
     raise error(f"{call}: {NOT_OFFERED[what]} (README: Porting from W&B)")
 
 
-class Artifact:
-    """W&B's ``wandb.Artifact``: not offered (raises ``NotImplementedError``)."""
+def _function(call: str, what: str) -> Callable[..., NoReturn]:
+    """A module function of W&B's (``call`` as ``ms.<name>``) that raises ``NotImplementedError``."""
+    name = call.rsplit(".", 1)[-1]
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        not_offered("ms.Artifact", "artifacts")
+    def function(*args: Any, **kwargs: Any) -> NoReturn:
+        not_offered(call, what)
 
-
-class Api:
-    """W&B's ``wandb.Api``: not offered (raises ``NotImplementedError``); use ``ms.open``."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        not_offered("ms.Api", "api")
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"W&B's ``wandb.{name}``: not offered (raises ``NotImplementedError`` naming the nearest way)."
+    return function
 
 
-class Plotly:
-    """W&B's ``wandb.Plotly``: not offered (raises ``NotImplementedError``); use ``ms.Html(fig.to_html())``."""
+def method(call: str, what: str) -> Callable[..., NoReturn]:
+    """A method of W&B's run (``call`` as ``run.<name>``) that raises ``NotImplementedError``."""
+    name = call.rsplit(".", 1)[-1]
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        not_offered("ms.Plotly", "figure")
+    def function(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        not_offered(call, what)
+
+    function.__name__ = name
+    function.__doc__ = f"W&B's ``run.{name}``: not offered (raises ``NotImplementedError`` naming the nearest way)."
+    return function
 
 
-class Graph:
-    """W&B's ``wandb.Graph``: not offered (raises ``NotImplementedError``)."""
+def _class(call: str, what: str) -> type:
+    """A class of W&B's (``call`` as ``ms.<Name>``) whose construction raises ``NotImplementedError``."""
+    name = call.rsplit(".", 1)[-1]
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        not_offered("ms.Graph", "figure")
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        not_offered(call, what)
+
+    doc = f"W&B's ``wandb.{name}``: not offered (raises ``NotImplementedError`` naming the nearest way)."
+    return type(name, (), {"__init__": __init__, "__doc__": doc, "__module__": "mediastore"})
+
+
+Artifact = _class("ms.Artifact", "artifacts")
+Api = _class("ms.Api", "api")
+Plotly = _class("ms.Plotly", "figure")
+Graph = _class("ms.Graph", "figure")
 
 
 class _Plot:
@@ -84,31 +98,13 @@ class _Plot:
 plot = _Plot()
 
 
-def sweep(*args: Any, **kwargs: Any) -> NoReturn:
-    """W&B's ``wandb.sweep``: not offered (raises ``NotImplementedError``)."""
-    not_offered("ms.sweep", "sweep")
-
-
-def agent(*args: Any, **kwargs: Any) -> NoReturn:
-    """W&B's ``wandb.agent``: not offered (raises ``NotImplementedError``)."""
-    not_offered("ms.agent", "sweep")
-
-
-def restore(*args: Any, **kwargs: Any) -> NoReturn:
-    """W&B's ``wandb.restore`` (a file saved with a run): not offered."""
-    not_offered("ms.restore", "save")
-
-
-def log_model(*args: Any, **kwargs: Any) -> NoReturn:
-    """W&B's ``wandb.log_model``: not offered."""
-    not_offered("ms.log_model", "model")
-
-
-def use_model(*args: Any, **kwargs: Any) -> NoReturn:
-    """W&B's ``wandb.use_model``: not offered."""
-    not_offered("ms.use_model", "model")
-
-
-def link_model(*args: Any, **kwargs: Any) -> NoReturn:
-    """W&B's ``wandb.link_model``: not offered."""
-    not_offered("ms.link_model", "model")
+save = _function("ms.save", "save")
+restore = _function("ms.restore", "save")
+log_artifact = _function("ms.log_artifact", "artifacts")
+use_artifact = _function("ms.use_artifact", "artifacts")
+log_model = _function("ms.log_model", "model")
+use_model = _function("ms.use_model", "model")
+link_model = _function("ms.link_model", "model")
+alert = _function("ms.alert", "alert")
+sweep = _function("ms.sweep", "sweep")
+agent = _function("ms.agent", "sweep")

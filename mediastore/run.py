@@ -45,6 +45,7 @@ from .errors import (
     RunFinishedError,
     StoreUnavailableError,
 )
+from ._not_offered import method as _not_offered_method
 from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
@@ -737,29 +738,10 @@ class Run:
 
         not_offered("run.save", "save")
 
-    def log_code(self, *args: Any, **kwargs: Any) -> None:
-        """W&B's ``run.log_code``: not offered (code is not stored)."""
-        from ._not_offered import not_offered
-
-        not_offered("run.log_code", "save")
-
-    def log_artifact(self, *args: Any, **kwargs: Any) -> None:
-        """W&B's ``run.log_artifact``: not offered."""
-        from ._not_offered import not_offered
-
-        not_offered("run.log_artifact", "artifacts")
-
-    def use_artifact(self, *args: Any, **kwargs: Any) -> None:
-        """W&B's ``run.use_artifact``: not offered."""
-        from ._not_offered import not_offered
-
-        not_offered("run.use_artifact", "artifacts")
-
-    def alert(self, *args: Any, **kwargs: Any) -> None:
-        """W&B's ``run.alert``: not offered."""
-        from ._not_offered import not_offered
-
-        not_offered("run.alert", "alert")
+    log_code = _not_offered_method("run.log_code", "save")
+    log_artifact = _not_offered_method("run.log_artifact", "artifacts")
+    use_artifact = _not_offered_method("run.use_artifact", "artifacts")
+    alert = _not_offered_method("run.alert", "alert")
 
     def __enter__(self) -> "Run":
         return self
@@ -1121,34 +1103,6 @@ def login(*args: Any, **kwargs: Any) -> bool:
     """W&B's ``wandb.login``: there is no account to log in to (a store is a folder or a
     bucket, with its own credentials), so this returns True and does nothing."""
     return True
-
-
-def save(*args: Any, **kwargs: Any) -> None:
-    """W&B's ``wandb.save``: not offered (``NotImplementedError`` names the nearest way)."""
-    from ._not_offered import not_offered
-
-    not_offered("ms.save", "save")
-
-
-def log_artifact(*args: Any, **kwargs: Any) -> None:
-    """W&B's ``wandb.log_artifact``: not offered."""
-    from ._not_offered import not_offered
-
-    not_offered("ms.log_artifact", "artifacts")
-
-
-def use_artifact(*args: Any, **kwargs: Any) -> None:
-    """W&B's ``wandb.use_artifact``: not offered."""
-    from ._not_offered import not_offered
-
-    not_offered("ms.use_artifact", "artifacts")
-
-
-def alert(*args: Any, **kwargs: Any) -> None:
-    """W&B's ``wandb.alert``: not offered."""
-    from ._not_offered import not_offered
-
-    not_offered("ms.alert", "alert")
 
 
 def _finish_live_runs() -> None:
