@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["not_offered", "method", "Artifact", "Api", "Plotly", "Graph", "plot", "save", "restore", "log_artifact",
+__all__ = ["not_offered", "stub", "Artifact", "Api", "Plotly", "Graph", "plot", "save", "restore", "log_artifact",
            "use_artifact", "log_model", "use_model", "link_model", "alert", "sweep", "agent", "NOT_OFFERED"]
 
 #: The nearest mediastore way for each W&B call that is not offered.
@@ -38,39 +38,25 @@ def not_offered(call: str, what: str, *, attribute: bool = False) -> NoReturn:
     raise error(f"{call}: {NOT_OFFERED[what]} (README: Porting from W&B)")
 
 
-def _function(call: str, what: str) -> Callable[..., NoReturn]:
-    """A module function of W&B's (``call`` as ``ms.<name>``) that raises ``NotImplementedError``."""
+def stub(call: str, what: str) -> Callable[..., NoReturn]:
+    """W&B's ``call`` (``ms.save``, ``run.log_code``) as a function that raises
+    ``NotImplementedError``; as a method or a class's ``__init__`` too (``self`` is one of its
+    arguments)."""
     name = call.rsplit(".", 1)[-1]
 
     def function(*args: Any, **kwargs: Any) -> NoReturn:
         not_offered(call, what)
 
     function.__name__ = function.__qualname__ = name
-    function.__doc__ = f"W&B's ``wandb.{name}``: not offered (raises ``NotImplementedError`` naming the nearest way)."
-    return function
-
-
-def method(call: str, what: str) -> Callable[..., NoReturn]:
-    """A method of W&B's run (``call`` as ``run.<name>``) that raises ``NotImplementedError``."""
-    name = call.rsplit(".", 1)[-1]
-
-    def function(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
-        not_offered(call, what)
-
-    function.__name__ = name
-    function.__doc__ = f"W&B's ``run.{name}``: not offered (raises ``NotImplementedError`` naming the nearest way)."
+    function.__doc__ = f"W&B's ``{name}``: not offered (raises ``NotImplementedError`` naming the nearest way)."
     return function
 
 
 def _class(call: str, what: str) -> type:
     """A class of W&B's (``call`` as ``ms.<Name>``) whose construction raises ``NotImplementedError``."""
     name = call.rsplit(".", 1)[-1]
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        not_offered(call, what)
-
     doc = f"W&B's ``wandb.{name}``: not offered (raises ``NotImplementedError`` naming the nearest way)."
-    return type(name, (), {"__init__": __init__, "__doc__": doc, "__module__": "mediastore"})
+    return type(name, (), {"__init__": stub(call, what), "__doc__": doc, "__module__": "mediastore"})
 
 
 Artifact = _class("ms.Artifact", "artifacts")
@@ -98,13 +84,13 @@ class _Plot:
 plot = _Plot()
 
 
-save = _function("ms.save", "save")
-restore = _function("ms.restore", "save")
-log_artifact = _function("ms.log_artifact", "artifacts")
-use_artifact = _function("ms.use_artifact", "artifacts")
-log_model = _function("ms.log_model", "model")
-use_model = _function("ms.use_model", "model")
-link_model = _function("ms.link_model", "model")
-alert = _function("ms.alert", "alert")
-sweep = _function("ms.sweep", "sweep")
-agent = _function("ms.agent", "sweep")
+save = stub("ms.save", "save")
+restore = stub("ms.restore", "save")
+log_artifact = stub("ms.log_artifact", "artifacts")
+use_artifact = stub("ms.use_artifact", "artifacts")
+log_model = stub("ms.log_model", "model")
+use_model = stub("ms.use_model", "model")
+link_model = stub("ms.link_model", "model")
+alert = stub("ms.alert", "alert")
+sweep = stub("ms.sweep", "sweep")
+agent = stub("ms.agent", "sweep")

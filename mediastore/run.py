@@ -45,7 +45,7 @@ from .errors import (
     RunFinishedError,
     StoreUnavailableError,
 )
-from ._not_offered import method as _not_offered_method
+from ._not_offered import not_offered, stub as _wandb_stub
 from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
@@ -421,8 +421,6 @@ class Run:
     def dir(self) -> str:
         """W&B's ``run.dir``, a folder whose files W&B uploads with the run: not offered (files are
         not uploaded; ``NotImplementedError`` names the nearest way)."""
-        from ._not_offered import not_offered
-
         not_offered("run.dir", "save", attribute=True)
 
     @property
@@ -709,9 +707,8 @@ class Run:
         self._check_open("run.watch")
         if log_graph:
             warn_ignored("run.watch", {"log_graph": log_graph}, "mediastore stores no model graphs")
-        models = list(models) if isinstance(models, (list, tuple)) else [models]
         first = idx or 0
-        for i, model in enumerate(models):
+        for i, model in enumerate(_models(models)):
             self.unwatch(model)
             if log is not None:
                 prefix = f"graph_{first + i}." if first + i > 0 else ""
@@ -719,7 +716,7 @@ class Run:
 
     def unwatch(self, models: Any = None) -> None:
         """Remove the hooks `watch` put on ``models`` (a model or a list; every model's when None)."""
-        wanted = None if models is None else (list(models) if isinstance(models, (list, tuple)) else [models])
+        wanted = None if models is None else _models(models)
         for watch in [w for w in self._watches if wanted is None or any(w.model is m for m in wanted)]:
             watch.remove()
             self._watches.remove(watch)
@@ -734,14 +731,12 @@ class Run:
         not offered (``NotImplementedError`` names the nearest way)."""
         if glob_str is None and not args:
             return True
-        from ._not_offered import not_offered
-
         not_offered("run.save", "save")
 
-    log_code = _not_offered_method("run.log_code", "save")
-    log_artifact = _not_offered_method("run.log_artifact", "artifacts")
-    use_artifact = _not_offered_method("run.use_artifact", "artifacts")
-    alert = _not_offered_method("run.alert", "alert")
+    log_code = _wandb_stub("run.log_code", "save")
+    log_artifact = _wandb_stub("run.log_artifact", "artifacts")
+    use_artifact = _wandb_stub("run.use_artifact", "artifacts")
+    alert = _wandb_stub("run.alert", "alert")
 
     def __enter__(self) -> "Run":
         return self
@@ -751,6 +746,11 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<ms.Run {self.project}/{self.run_id} step={self._step} {self.state}>"
+
+
+def _models(models: Any) -> list[Any]:
+    """``watch``'s models: a list or tuple of them, or one."""
+    return list(models) if isinstance(models, (list, tuple)) else [models]
 
 
 def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -876,8 +876,7 @@ def init(
     -------
     Run
     """
-    if project is None:
-        project = os.environ.get("MEDIASTORE_PROJECT") or "uncategorized"
+    project = default_project(project, "uncategorized")
     validate_name(project, "project")
     _wandb_only(wandb_only)
     if id is not None:
@@ -928,6 +927,13 @@ def init(
 
 #: The environment variable giving ``ms.init``'s ``mode`` when the code does not (W&B's ``WANDB_MODE``).
 MODE_ENV = "MEDIASTORE_MODE"
+#: Environment variable naming the project when the code does not (W&B's ``WANDB_PROJECT``).
+PROJECT_ENV = "MEDIASTORE_PROJECT"
+
+
+def default_project(given: str | None, fallback: str) -> str:
+    """The project: the argument, else ``$MEDIASTORE_PROJECT``, else the caller's default."""
+    return given if given is not None else os.environ.get(PROJECT_ENV) or fallback
 #: W&B's init arguments that mean nothing for a store: taken, with a warning.
 _WANDB_IGNORED = ("entity", "dir", "reinit", "save_code", "sync_tensorboard", "monitor_gym", "anonymous", "force",
                   "tensorboard", "magic")
@@ -982,9 +988,11 @@ def _filter_config(config: dict, exclude: Any, include: Any) -> dict:
         if keys is not None and (isinstance(keys, (str, bytes)) or not all(isinstance(k, str) for k in keys)):
             raise InvalidArgumentError(f"{what}={keys!r} must be a list of str keys of config")
     if exclude is not None:
-        return {k: v for k, v in config.items() if k not in set(exclude)}
+        left_out = set(exclude)
+        return {k: v for k, v in config.items() if k not in left_out}
     if include is not None:
-        return {k: v for k, v in config.items() if k in set(include)}
+        kept = set(include)
+        return {k: v for k, v in config.items() if k in kept}
     return config
 
 

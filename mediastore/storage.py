@@ -208,14 +208,13 @@ def _leaves(path: str, type_: pa.DataType, *, in_lists: bool = True):
     if pa.types.is_struct(type_):
         for field in type_:
             yield from _leaves(f"{path}.{field.name}", field.type, in_lists=in_lists)
-    elif not in_lists and (pa.types.is_map(type_) or pa.types.is_list(type_) or pa.types.is_large_list(type_)
-                           or pa.types.is_fixed_size_list(type_)):
-        return
     elif pa.types.is_map(type_):
-        yield from _leaves(f"{path}.key_value.key", type_.key_type)
-        yield from _leaves(f"{path}.key_value.value", type_.item_type)
+        if in_lists:
+            yield from _leaves(f"{path}.key_value.key", type_.key_type)
+            yield from _leaves(f"{path}.key_value.value", type_.item_type)
     elif pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_):
-        yield from _leaves(f"{path}.list.element", type_.value_type)  # pyarrow writes a fixed-size list as a list
+        if in_lists:  # pyarrow writes a fixed-size list as a list
+            yield from _leaves(f"{path}.list.element", type_.value_type)
     else:
         yield path, type_
 

@@ -34,20 +34,14 @@ import numpy as np
 
 from ..errors import IgnoredArgumentWarning, InvalidArgumentError, MediaStoreWarning
 from ..media import Histogram
+from ..run import default_project  # the integrations take the project as ms.init does
 
-__all__ = ["json_safe", "warn_ignored", "ModelWatch", "WATCH_LOG", "default_project"]
+__all__ = ["json_safe", "warn_ignored", "ModelWatch", "WATCH_LOG", "check_log_freq", "default_project"]
 
-#: Environment variable naming the project when the code does not (W&B's ``WANDB_PROJECT``).
-PROJECT_ENV = "MEDIASTORE_PROJECT"
 #: What ``watch(log=...)`` accepts, as W&B's ``wandb.watch``.
 WATCH_LOG = ("gradients", "parameters", "all", None)
 #: Bins of a watched tensor's histogram: the reference page's (and W&B's) default.
 WATCH_BINS = 64
-
-
-def default_project(given: str | None, fallback: str) -> str:
-    """The project: the argument, else ``$MEDIASTORE_PROJECT``, else the framework's default."""
-    return given if given is not None else os.environ.get(PROJECT_ENV) or fallback
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:
@@ -103,6 +97,12 @@ class NonFiniteWarning(MediaStoreWarning):
     """A watched tensor held NaN or inf values; its histogram covers the finite ones."""
 
 
+def check_log_freq(log_freq: Any, what: str) -> None:
+    """A watch's cadence: an int >= 1, or an `InvalidArgumentError` naming ``what``."""
+    if isinstance(log_freq, bool) or not isinstance(log_freq, int) or log_freq < 1:
+        raise InvalidArgumentError(f"{what}={log_freq!r}; pass an int >= 1 (every how many steps to log)")
+
+
 class ModelWatch:
     """Hooks on one torch model that log histograms of its gradients and/or parameters.
 
@@ -127,8 +127,7 @@ class ModelWatch:
                  step_of: Callable[[], int | None], prefix: str = ""):
         if log not in WATCH_LOG or log is None:
             raise InvalidArgumentError(f"watch log={log!r} is not one of 'gradients', 'parameters', 'all' (or None to log nothing)")
-        if isinstance(log_freq, bool) or not isinstance(log_freq, int) or log_freq < 1:
-            raise InvalidArgumentError(f"watch log_freq={log_freq!r}; pass an int >= 1 (every how many steps to log)")
+        check_log_freq(log_freq, "watch log_freq")
         if not hasattr(model, "named_parameters"):
             raise InvalidArgumentError(f"watch takes a torch.nn.Module, got {type(model).__name__}")
         self.model, self.log, self.log_freq, self.prefix = model, log, log_freq, prefix

@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._deps import require
-from ._common import default_project, json_safe, warn_ignored
+from ._common import check_log_freq, default_project, json_safe, warn_ignored
 
 _transformers = require("transformers", "transformers", "MediaStoreCallback for Hugging Face Transformers")
 from transformers import TrainerCallback  # noqa: E402 - after the dependency check
@@ -127,12 +127,11 @@ class MediaStoreCallback(TrainerCallback):
         watch = watch if watch is not None else os.environ.get(WATCH_ENV, "false")
         if watch not in ("gradients", "parameters", "all", "false"):
             raise InvalidArgumentError(f"watch={watch!r} (or ${WATCH_ENV}) is not one of 'gradients', 'parameters', 'all', 'false'")
-        if watch_log_freq is not None and (isinstance(watch_log_freq, bool) or not isinstance(watch_log_freq, int) or watch_log_freq < 1):
-            raise InvalidArgumentError(f"watch_log_freq={watch_log_freq!r}; pass an int >= 1 (every how many steps to log)")
+        if watch_log_freq is not None:
+            check_log_freq(watch_log_freq, "watch_log_freq")
         self._watch = None if watch == "false" else watch
         self._watch_log_freq = watch_log_freq
         self._watches: list[Any] = []
-        self._state: Any = None  # the Trainer's state, for the global step of watched gradients
 
         if project is not None:
             validate_name(project, "project")
@@ -188,12 +187,12 @@ class MediaStoreCallback(TrainerCallback):
         from ._common import ModelWatch
 
         self._stop_watch()
-        self._state = state
         if self._watch is None or model is None:
             return
         freq = self._watch_log_freq or max(100, int(getattr(args, "logging_steps", 0) or 0))
-        # A backward pass belongs to the update that then makes global_step + 1, the step its loss is logged at.
-        self._watches.append(ModelWatch(model, self._watch, freq, self._emit_watched, lambda: self._state.global_step + 1))
+        # The Trainer passes one state for the whole training, whose global_step moves on. A backward
+        # pass belongs to the update that then makes global_step + 1, the step its loss is logged at.
+        self._watches.append(ModelWatch(model, self._watch, freq, self._emit_watched, lambda: state.global_step + 1))
 
     def _stop_watch(self) -> None:
         for watch in self._watches:
@@ -247,9 +246,6 @@ class MediaStoreCallback(TrainerCallback):
             self._open(args, state).log(rename_logs(values), step=state.global_step)
         if not self._in_training:
             self._finish()
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self._state = state  # the global step a watched gradient belongs to
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
