@@ -105,6 +105,25 @@ def test_a_dataframe_table_changed_after_a_log_stores_its_new_contents(store_uri
     assert (types["s"], types["o"]) == ("VARCHAR", "VARCHAR")
 
 
+@pytest.mark.parametrize("index", [None, [10, 11, 12]], ids=["range-index", "other-index"])
+def test_a_change_to_the_dataframe_after_the_table_is_made_is_not_stored(store_uri, index):
+    """The table keeps a copy of the frame (a shallow one under pandas' copy-on-write): the
+    caller's frame changed in place, renamed or extended afterwards changes nothing logged."""
+    frame = pd.DataFrame({"i": [1, 2, 3], "s": ["a", "b", "c"], "f": [0.5, 1.5, 2.5]}, index=index)
+    table = ms.Table(dataframe=frame)
+    frame.loc[frame.index[0], "i"] = 100
+    frame["s"] = frame["s"].str.upper()
+    frame.iloc[1, 2] = -1.0
+    frame["new"] = 7
+    frame.columns = ["I", "S", "F", "N"]
+    with ms.init(project="p", store=store_uri, run_id="r") as run:
+        run.log({"df": table})
+    back = ms.open(store_uri).table("r", "df")
+    assert list(back.columns) == ["i", "s", "f"]
+    assert back["i"].tolist() == [1, 2, 3] and back["s"].tolist() == ["a", "b", "c"] and back["f"].tolist() == [0.5, 1.5, 2.5]
+    assert frame["I"].tolist() == [100, 2, 3]  # and the caller's frame has its changes
+
+
 def test_python_cells_of_every_plain_type(store_uri):
     table = ms.Table(columns=["n", "x", "s", "b", "t", "l", "none"])
     when = dt.datetime(2026, 11, 24, 12, 0)
