@@ -211,7 +211,9 @@ class _Leaf:
                     values.append(value)
                 continue
             if not isinstance(value, (list, tuple)):
-                raise TypeError(f"list column {top!r} got {type(value).__name__}")
+                if getattr(value, "ndim", None) != 1 or not hasattr(value, "tolist"):
+                    raise TypeError(f"list column {top!r} got {type(value).__name__}")
+                value = value.tolist()  # a 1-D numpy array (a histogram's edges): Python numbers
             if not value:
                 defs.append(top_def)  # an empty list
                 reps.append(0)

@@ -145,3 +145,46 @@ def test_cells_of_the_wrong_type_are_refused():
         plain_parquet(tables.file_columns, [{**row, "columns": "abc"}], {})
     with pytest.raises(struct.error):
         plain_parquet(tables.file_columns, [{**row, "idx": 2**31}], {})
+
+
+# -- in a run: which batches are written this way ------------------------------------------
+
+
+def _created_by(tmp_path, table):
+    import glob
+
+    files = sorted(glob.glob(str(tmp_path / "store" / table / "project=p" / "run=*" / "*.parquet")))
+    assert files, table
+    return [pq.ParquetFile(f).metadata.created_by for f in files]
+
+
+def test_a_run_writes_small_media_batches_without_pyarrow_and_resumes_after_them(tmp_path):
+    import numpy as np
+
+    import mediastore as ms
+
+    store = str(tmp_path / "store")
+    with ms.init(project="p", store=store, run_id="r") as run:
+        run.log({"h": ms.Histogram(np.arange(10.0))}, step=4)
+        run.log({"img": ms.Image(np.zeros((4, 4, 3), np.uint8))}, step=7)  # boxes: a list of structs
+        for step in range(20):  # more rows than PLAIN_ROWS in one batch
+            run.log({"html": ms.Html(f"<p>{step}</p>")}, step=8 + step)
+        run.log({"t": ms.Table(columns=["a"], data=[[1], [2]])}, step=30)
+    assert _created_by(tmp_path, "tables") == ["mediastore"]
+    assert _created_by(tmp_path, "histograms") == ["mediastore"]  # its lists are numpy arrays
+    assert _created_by(tmp_path, "images")[0].startswith("parquet-cpp-arrow")
+    assert _created_by(tmp_path, "html")[0].startswith("parquet-cpp-arrow")
+    store_ = ms.open(store)
+    assert store_.table("r", "t")["a"].tolist() == [1, 2]
+    (bins, counts), = store_.sql("SELECT bins, counts FROM histograms").fetchall()
+    want_counts, want_bins = np.histogram(np.arange(10.0), bins=64)
+    assert (bins, counts) == (want_bins.tolist(), want_counts.tolist())
+    assert store_.sql("SELECT step, num_rows, columns FROM tables").fetchall() == [(30, 2, ["a"])]
+    # A resumed run goes on after the last step in any table's files (here the tables file the
+    # plain writer published), and its compaction rewrites that file.
+    with ms.init(project="p", store=store, run_id="r", resume=True) as again:
+        assert again.step == 31
+        again.log({"t": ms.Table(columns=["a"], data=[[3]])})
+    assert ms.open(store).sql("SELECT step, num_rows FROM tables ORDER BY step").fetchall() == [(30, 2), (31, 1)]
+    with ms.init(project="p", store=store, run_id="r", resume=True) as again:
+        assert again.step == 32
