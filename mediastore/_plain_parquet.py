@@ -35,7 +35,8 @@ _REQUIRED, _OPTIONAL, _REPEATED = 0, 1, 2
 _UTF8, _LIST = 0, 3  # ConvertedType
 #: Longest string min/max written in statistics (pyarrow's default max_statistics_size).
 _MAX_STATISTICS = 4096
-CREATED_BY = b"mediastore"
+#: FileMetaData.created_by: which writer made a file (pyarrow's say parquet-cpp-arrow).
+_CREATED_BY = b"mediastore"
 
 
 def _varint(out: bytearray, n: int) -> None:
@@ -427,7 +428,7 @@ def plain_parquet(columns: list[dict], rows: list[dict], metadata: dict[bytes, b
             meta.binary(1, key)
             meta.binary(2, value)
             meta.end()
-    meta.binary(6, CREATED_BY)
+    meta.binary(6, _CREATED_BY)
     if statistics:  # min/max are by each type's own order (TypeDefinedOrder)
         meta.list_header(7, _T_STRUCT, len(leaves))
         for _ in leaves:
