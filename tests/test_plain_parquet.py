@@ -162,12 +162,14 @@ def test_a_run_writes_small_media_batches_without_pyarrow_and_resumes_after_them
     import numpy as np
 
     import mediastore as ms
+    from mediastore.writer import PLAIN_ROWS
 
+    assert PLAIN_ROWS + 4 + 8 < 30  # the table's step below is the last
     store = str(tmp_path / "store")
     with ms.init(project="p", store=store, run_id="r") as run:
         run.log({"h": ms.Histogram(np.arange(10.0))}, step=4)
         run.log({"img": ms.Image(np.zeros((4, 4, 3), np.uint8))}, step=7)  # boxes: a list of structs
-        for step in range(20):  # more rows than PLAIN_ROWS in one batch
+        for step in range(PLAIN_ROWS + 4):  # more rows than the plain writer takes in one batch
             run.log({"html": ms.Html(f"<p>{step}</p>")}, step=8 + step)
         run.log({"t": ms.Table(columns=["a"], data=[[1], [2]])}, step=30)
     assert _created_by(tmp_path, "tables") == ["mediastore"]
