@@ -71,11 +71,7 @@ class _Plot:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-
-        def chart(*args: Any, **kwargs: Any) -> NoReturn:
-            not_offered(f"ms.plot.{name}", "plot")
-
-        return chart
+        return stub(f"ms.plot.{name}", "plot")
 
     def __repr__(self) -> str:
         return "<ms.plot: W&B's charts are not offered; plot from store.history or store.sql(...).df()>"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["plain_parquet", "writes"]
 
@@ -231,12 +232,17 @@ class _Leaf:
         return reps, defs, values
 
 
-def _freeze(type_):
+def _key(columns: list[dict]) -> tuple:
+    """Schema columns as a hashable key (a nested type is a dict, a map's a list)."""
+    return tuple((c["name"], t if type(t := c["type"]) is str else _frozen(t), c.get("nullable", True)) for c in columns)
+
+
+def _frozen(type_) -> Any:
     if isinstance(type_, str):
         return type_
     if "struct" in type_:
-        return ("struct", tuple((c["name"], _freeze(c["type"]), c.get("nullable", True)) for c in type_["struct"]))
-    return tuple((k, _freeze(v) if not isinstance(v, list) else tuple(map(_freeze, v))) for k, v in type_.items())
+        return ("struct", _key(type_["struct"]))
+    return tuple((k, tuple(map(_frozen, v)) if isinstance(v, list) else _frozen(v)) for k, v in type_.items())
 
 
 def _flat(kind, name: str, where: str) -> str:
@@ -288,7 +294,7 @@ def _layout(columns: list[dict]) -> tuple[bytes, list[_Leaf]]:
     """FileMetaData's field 2 (the schema: a root and the columns' elements, following field
     1) as bytes, and the leaf columns; the same for every file of these columns, so made once
     (a run record's footer costs a third less)."""
-    key = tuple((c["name"], c["type"] if type(c["type"]) is str else _freeze(c["type"]), c.get("nullable", True)) for c in columns)
+    key = _key(columns)
     cached = _LAYOUTS.get(key)
     if cached is not None:
         return cached

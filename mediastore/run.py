@@ -934,6 +934,8 @@ PROJECT_ENV = "MEDIASTORE_PROJECT"
 def default_project(given: str | None, fallback: str) -> str:
     """The project: the argument, else ``$MEDIASTORE_PROJECT``, else the caller's default."""
     return given if given is not None else os.environ.get(PROJECT_ENV) or fallback
+
+
 #: W&B's init arguments that mean nothing for a store: taken, with a warning.
 _WANDB_IGNORED = ("entity", "dir", "reinit", "save_code", "sync_tensorboard", "monitor_gym", "anonymous", "force",
                   "tensorboard", "magic")

@@ -1,16 +1,21 @@
-"""_plain_parquet.py: run records written without pyarrow read back, by pyarrow and by DuckDB,
-as the same table pyarrow writes from them."""
+"""_plain_parquet.py: run records and small media batches written without pyarrow read back,
+by pyarrow and by DuckDB, as the same table pyarrow writes from them."""
 
+import glob
 import io
+import struct
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mediastore._plain_parquet import plain_parquet
+import mediastore as ms
+from mediastore._plain_parquet import plain_parquet, writes
 from mediastore.records import records_table
-from mediastore.schema import schema_for
+from mediastore.schema import schema_for, table_names
+from mediastore.writer import PLAIN_ROWS
 
 RUNS = schema_for("runs")
 RECORDS = [
@@ -63,9 +68,6 @@ def test_a_missing_required_value_and_other_types_are_refused():
 
 # -- nested columns: a few media rows (writer.py writes small media batches this way) ---------
 
-from mediastore._plain_parquet import writes  # noqa: E402
-from mediastore.schema import table_names  # noqa: E402
-
 PLAIN_TABLES = [t for t in table_names() if writes(schema_for(t).file_columns)]
 
 
@@ -97,8 +99,6 @@ def test_every_table_but_images_and_objects3d_is_written():
 @pytest.mark.parametrize("table", PLAIN_TABLES)
 @pytest.mark.parametrize("seed", range(6))
 def test_nested_rows_read_back_as_pyarrow_writes_them(tmp_path, table, seed):
-    import numpy as np
-
     schema = schema_for(table)
     rng = np.random.default_rng(seed)
     rows = [{c["name"]: _cell(rng, c["type"], c.get("nullable", True)) for c in schema.file_columns}
@@ -131,8 +131,6 @@ def test_nested_rows_read_back_as_pyarrow_writes_them(tmp_path, table, seed):
 
 def test_cells_of_the_wrong_type_are_refused():
     """writer.py falls back to pyarrow on these, which then says what is wrong."""
-    import struct
-
     tables = schema_for("tables")
     row = {"step": 1, "key": "t", "idx": 0, "logged_at": 5}
     with pytest.raises(struct.error):
@@ -151,19 +149,12 @@ def test_cells_of_the_wrong_type_are_refused():
 
 
 def _created_by(tmp_path, table):
-    import glob
-
     files = sorted(glob.glob(str(tmp_path / "store" / table / "project=p" / "run=*" / "*.parquet")))
     assert files, table
     return [pq.ParquetFile(f).metadata.created_by for f in files]
 
 
 def test_a_run_writes_small_media_batches_without_pyarrow_and_resumes_after_them(tmp_path):
-    import numpy as np
-
-    import mediastore as ms
-    from mediastore.writer import PLAIN_ROWS
-
     assert PLAIN_ROWS + 4 + 8 < 30  # the table's step below is the last
     store = str(tmp_path / "store")
     with ms.init(project="p", store=store, run_id="r") as run:
