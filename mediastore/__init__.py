@@ -48,8 +48,10 @@ from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
 from .run import Run, define_metric, finish, init, log, login, unwatch, watch
-from ._not_offered import (Api, Artifact, Graph, Plotly, agent, alert, link_model, log_artifact, log_model, plot, restore,
-                           save, sweep, use_artifact, use_model)
+from ._not_offered import (Api, Artifact, Graph, Plotly, agent, alert, link_model, log_artifact, log_model, restore, save, sweep,
+                           use_artifact, use_model)
+from . import plot
+from .plot import plot_table
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -69,6 +71,7 @@ __all__ = [
     "Artifact",
     "Api",
     "plot",
+    "plot_table",
     "sweep",
     "agent",
     "Plotly",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["not_offered", "stub", "Artifact", "Api", "Plotly", "Graph", "plot", "save", "restore", "log_artifact",
+__all__ = ["not_offered", "stub", "Artifact", "Api", "Plotly", "Graph", "save", "restore", "log_artifact",
            "use_artifact", "log_model", "use_model", "link_model", "alert", "sweep", "agent", "NOT_OFFERED"]
 
 #: The nearest mediastore way for each W&B call that is not offered.
@@ -17,7 +17,8 @@ NOT_OFFERED = {
     "artifacts": "artifacts are not offered; logged media are stored content-addressed, and datasets and models go to "
                  "your own bucket, referenced in run.config",
     "alert": "alerts (Slack, e-mail) are not sent; log a text (run.log({'alert': '...'})) and query the texts view",
-    "plot": "wandb.plot charts are not offered; log the numbers (run.log, an ms.Table) and plot from store.history or "
+    "plot": "only W&B's chart functions are offered (ms.plot.line, scatter, bar, histogram, line_series, confusion_matrix, "
+            "pr_curve, roc_curve, and ms.plot_table); log the numbers (run.log, an ms.Table) and plot from store.history or "
             "store.sql(...).df()",
     "api": "the W&B public API is not offered; read a store with ms.open(store): runs(), history(run_id), sql(...)",
     "figure": "interactive Plotly and Bokeh figures and wandb.Graph are not stored as such; log ms.Html(fig.to_html()) "
@@ -63,21 +64,6 @@ Artifact = _class("ms.Artifact", "artifacts")
 Api = _class("ms.Api", "api")
 Plotly = _class("ms.Plotly", "figure")
 Graph = _class("ms.Graph", "figure")
-
-
-class _Plot:
-    """W&B's ``wandb.plot``: every chart raises ``NotImplementedError``."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return stub(f"ms.plot.{name}", "plot")
-
-    def __repr__(self) -> str:
-        return "<ms.plot: W&B's charts are not offered; plot from store.history or store.sql(...).df()>"
-
-
-plot = _Plot()
 
 
 save = stub("ms.save", "save")

@@ -49,6 +49,7 @@ from ._not_offered import not_offered, stub as _wandb_stub
 from .run_config import Config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
+from .plot import CustomChart
 from .media.image import Image, is_matplotlib
 from .records import combined_record, newest_record_of, publish_records, read_run_records, write_run_record
 from .settings import Settings
@@ -767,6 +768,11 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
             out[full] = value
         elif isinstance(value, Media):
             out[full] = value._prepare()
+        elif isinstance(value, CustomChart):  # W&B's place for a chart's data: "<key>_table"
+            table_key = value.table_key(full)
+            if table_key in out or value.table_key(key) in data:
+                raise InvalidLogError(f"run.log: the chart {full!r} stores its table under {table_key!r}, which is logged too; rename one")
+            out[table_key] = value._prepare()
         elif isinstance(value, (np.bool_, np.integer, np.floating)):
             out[full] = value.item()
         elif isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf":

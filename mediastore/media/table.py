@@ -21,6 +21,7 @@ readers put the increments back together, so the table at a step is every row up
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import json
@@ -447,10 +448,21 @@ class Table(Media):
         return {c: _type_name(t) if t is not None else None for c, t in self._types.items()}
 
     # -- engine contract ------------------------------------------------------------------------
-    def _prepare(self) -> "_LoggedTable":
+    def _prepare(self, chart: dict[str, Any] | None = None) -> "_LoggedTable":
         """At run.log: check the limit again (it may have been lowered) and take a snapshot, so
         later changes to this table do not reach what was logged. Nothing about the table
-        changes here: the call may still fail; `_LoggedTable._on_logged` records the log."""
+        changes here: the call may still fail; `_LoggedTable._on_logged` records the log.
+        ``chart``: the spec of the ``ms.plot`` chart this table is the data of (kept in the
+        run's summary)."""
+        snapshot = self._snapshot()
+        if chart != snapshot.chart:
+            if snapshot is self._first_logged:
+                snapshot = copy.copy(snapshot)  # the same stored rows, with this log's chart
+            snapshot.chart = chart
+        return snapshot
+
+    def _snapshot(self) -> "_LoggedTable":
+        """What a log of the table stores: by its log_mode, a new snapshot or the first one."""
         if len(self) > Table.MAX_ROWS:
             raise _limit_error(len(self), "the table")
         if self.log_mode == "IMMUTABLE" and self._first_logged is not None:
@@ -514,6 +526,7 @@ class _LoggedTable(Media):
         self.total_rows = len(table)
         self._encoded: dict[str, Any] | None = None
         self._lock = threading.Lock()
+        self.chart: dict[str, Any] | None = None  # the ms.plot chart's spec, for the summary
         frame = table._frame
         if start:
             frame = frame.iloc[start:].reset_index(drop=True) if frame is not None else None
@@ -618,7 +631,10 @@ class _LoggedTable(Media):
         }
 
     def _summary(self) -> dict[str, Any]:
-        return {"_kind": self.kind, "num_rows": self.total_rows, "columns": self.columns}
+        summary = {"_kind": self.kind, "num_rows": self.total_rows, "columns": self.columns}
+        if self.chart is not None:
+            summary["chart"] = self.chart
+        return summary
 
 
 _UNKNOWN = object()
