@@ -28,6 +28,8 @@ HEATMAP_BINS = 64
 #: Runs overlaid on one chart or compared side by side at most.
 MAX_RUNS = 100
 TABLE_PAGE = 100
+#: Most rows of a table an ms.plot chart is drawn from (its table may hold ms.Table.MAX_ROWS or more).
+CHART_ROWS = 20000
 #: Seconds a snapshot of the runs view serves the runs pages before it is read again.
 RUNS_TTL = 2.0
 
@@ -287,5 +289,16 @@ class ViewerData:
                 cells.append(jsonable(cell))
             rows.append(cells)
         return {"columns": [str(c) for c in frame.columns], "num_rows": len(frame), "offset": offset, "rows": rows}
+
+    def chart(self, project: str, run_id: str, key: str, step: int | None, columns: list[str]) -> dict:
+        """The ``columns`` of a logged table that an ``ms.plot`` chart draws, every row (at most
+        ``CHART_ROWS``, evenly spaced beyond); columns the table lacks are left out."""
+        with self._lock:
+            frame = self.store.table(run_id, key, step=step, project=project)
+        wanted = [c for c in dict.fromkeys(columns) if c in frame.columns]
+        if len(frame) > CHART_ROWS:
+            frame = frame.iloc[np.linspace(0, len(frame) - 1, CHART_ROWS).round().astype(int)]
+        rows = [[jsonable(v) for v in record] for record in frame[wanted].itertuples(index=False, name=None)]
+        return {"columns": wanted, "num_rows": len(rows), "rows": rows}
 
 

@@ -231,6 +231,7 @@ def _endpoints(data: ViewerData) -> dict[str, Callable[[dict[str, str]], Any]]:
         "items": lambda p: data.items(p["project"], p["kind"], p["key"], integer(p, "step"), _runs_param(p)),
         "histogram": lambda p: data.histogram(p["project"], p["run"], p["key"]),
         "table": lambda p: data.table(p["project"], p["run"], p["key"], integer(p, "step"), integer(p, "offset", 0)),
+        "chart": lambda p: data.chart(p["project"], p["run"], p["key"], integer(p, "step"), [c for c in p.get("columns", "").split(",") if c]),
     }
 
 

@@ -203,6 +203,32 @@ def test_table_with_image_cells(page, viewer_store):
     assert table.locator("tbody td", has_text="<b>bold</b>").count() == 1  # shown as text, not markup
 
 
+def test_w_and_b_charts_are_drawn_above_their_tables(page, viewer_store):
+    page.open(run_hash(viewer_store[1]))
+    roc = panel(page, "roc_table").locator(".plot[data-spec='wandb/area-under-curve/v0'] svg.plot-svg")
+    roc.wait_for()
+    assert roc.get_attribute("data-series") == "2"  # a curve per class, named by labels
+    assert sorted(roc.locator("path").evaluate_all("ps => ps.map(p => p.dataset.group)")) == ["neg", "pos"]
+    assert panel(page, "roc_table").locator("table.grid:not(.matrix) tbody tr").count() > 0  # the table, below
+    cm = panel(page, "cm_table").locator("table.matrix")
+    cm.wait_for()
+    assert cm.get_attribute("data-cells") == "4"
+    assert cm.locator("tbody td").all_inner_texts() == ["2", "1", "1", "2"]  # each class: 2 right, 1 wrong
+    bars = panel(page, "bars_table").locator(".bars")
+    bars.wait_for()
+    assert bars.get_attribute("data-bars") == "9"
+    assert bars.locator(".bar-label", has_text="<b>odd</b>").count() == 4  # text, not markup
+    spread = panel(page, "spread_table").locator("svg.plot-svg")
+    spread.wait_for()
+    assert spread.get_attribute("data-values") == "9" and spread.locator("rect").count() == int(spread.get_attribute("data-bins"))
+    dots = panel(page, "dots_table").locator("svg.plot-svg")
+    dots.wait_for()
+    assert dots.locator("circle").count() == 9
+    custom = panel(page, "custom_table")
+    custom.locator(".plot", has_text="chart team/own/v1: not drawn here").wait_for()
+    assert custom.locator("table.grid tbody tr").count() == 9
+
+
 def test_compare_one_key_across_runs(page, viewer_store):
     ids = viewer_store[1]
     page.open(f"#/p/viewer/compare?kind=images&key=val&runs={ids[0]},{ids[1]}")

@@ -68,7 +68,7 @@ def viewer_image(step: int, rng: np.random.Generator) -> ms.Image:
 def build_store(root: str) -> list[str]:
     """Two runs of project `viewer`: images with a mask and scored boxes at steps 0-2, scalars,
     a histogram over steps, audio, a point cloud over the drawing limit, a molecule, HTML that
-    tries to escape its frame, and a table with image cells. Returns the run ids."""
+    tries to escape its frame, a table with image cells, and W&B's charts (ms.plot). Returns the run ids."""
     rng = np.random.default_rng(0)
     ids = []
     for r, name in enumerate(["baseline", HOSTILE]):
@@ -92,5 +92,16 @@ def build_store(root: str) -> list[str]:
                     "scene": ms.Object3D(io.StringIO(json.dumps(PTS_SCENE)), file_type="pts.json"),
                     "clip": ms.Video(rng.integers(0, 255, (24, 3, 32, 48), dtype=np.uint8), fps=8, format="webm"),
                 }, step=3)
+                y = np.array([0, 0, 1, 1, 1, 0])
+                scores = np.array([[0.9, 0.1], [0.6, 0.4], [0.35, 0.65], [0.2, 0.8], [0.7, 0.3], [0.45, 0.55]])
+                points = ms.Table(columns=["x", "y", "kind"], data=[[float(i), float(i * i % 7), "<b>odd</b>" if i % 2 else "even"] for i in range(9)])
+                run.log({  # W&B's charts: their tables, drawn above them
+                    "roc": ms.plot.roc_curve(y, scores, labels=["neg", "pos"]),
+                    "cm": ms.plot.confusion_matrix(y_true=y, preds=scores.argmax(1), class_names=["neg", "pos"]),
+                    "bars": ms.plot.bar(points, "kind", "y"),
+                    "spread": ms.plot.histogram(points, "y"),
+                    "dots": ms.plot.scatter(points, "x", "y"),
+                    "custom": ms.plot_table("team/own/v1", points, {"x": "x"}),
+                }, step=4)
             ids.append(run.run_id)
     return ids

@@ -185,7 +185,9 @@ async function runPage(project, runId) {
       heatmapView(project, runId, m.key).then((view) => card.append(view)).catch((error) => card.append(errorBox(error)));
     } else {
       card.append(link("compare across runs", compareHash(project, { kind: m.kind, key: m.key, runs: runId })));
-      const stepper = stepPanel(project, m.kind, m.key, [runId], (byRun) => itemsView(m.kind, byRun[runId] || []));
+      // A table that is an ms.plot chart's data: the run's summary keeps the chart's spec.
+      const chart = m.kind === "tables" ? (run.summary || {})[m.key]?.chart : undefined;
+      const stepper = stepPanel(project, m.kind, m.key, [runId], (byRun) => itemsView(m.kind, byRun[runId] || [], { chart }));
       panels.push(stepper);
       card.append(stepper);
     }

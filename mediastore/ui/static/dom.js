@@ -18,7 +18,7 @@ export function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
-const SVG_TAGS = new Set(["g", "rect", "text", "line", "path", "title"]);
+const SVG_TAGS = new Set(["g", "rect", "text", "line", "path", "title", "circle"]);
 
 export class ApiError extends Error {}
 

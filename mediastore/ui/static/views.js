@@ -160,14 +160,22 @@ export function itemView(kind, item, options = {}) {
       return holder;
     }
     case "tables":
-      return tableView(item);
+      return tableView(item, options.chart);
     default:
       return el("div", { class: "muted" }, `no view for ${kind}`);
   }
 }
 
 // -- tables with media cells -----------------------------------------------------------------
-export function tableView(item) {
+// `chart`: the spec of the ms.plot chart the table is the data of (the run's summary keeps it),
+// drawn above the table.
+export function tableView(item, chart) {
+  const grid = tableGrid(item);
+  if (!chart || !chart.spec_name) return grid;
+  return el("div", { class: "item", style: "width:100%" }, plotView(item, chart), grid);
+}
+
+function tableGrid(item) {
   const holder = el("div", { class: "item", style: "width:100%;overflow:auto" });
   let offset = 0;
   async function load() {
@@ -195,6 +203,144 @@ function cellView(cell) {
     return cell.blob ? el("a", { href: cell.blob.url, target: "_blank", rel: "noopener" }, `${cell.kind} (${cell.blob.mime})`) : cell.kind;
   }
   return fmt(cell);
+}
+
+// -- ms.plot charts (W&B's chart specs) -------------------------------------------------------
+// Drawn from the chart's table: lines and curves, points, bars, a histogram of a column, a
+// confusion matrix. Another spec (ms.plot_table's own) is named, and its table shown as it is.
+// Each spec gives [x, y, group, lines] from the chart's fields.
+const XY_SPECS = {
+  "wandb/line/v0": (f) => [f.x, f.y, f.stroke, true],
+  "wandb/lineseries/v0": () => ["step", "lineVal", "lineKey", true],
+  "wandb/area-under-curve/v0": (f) => [f.x, f.y, f.class, true],
+  "wandb/scatter/v0": (f) => [f.x, f.y, null, false],
+};
+
+export function plotView(item, chart) {
+  const f = chart.fields || {}, strings = chart.string_fields || {}, spec = chart.spec_name;
+  const holder = el("div", { class: "plot", dataset: { spec } }, el("div", { class: "muted" }, "drawing the chart…"));
+  const xy = XY_SPECS[spec] && XY_SPECS[spec](f);
+  const columns = xy ? xy.slice(0, 3).filter(Boolean)
+    : spec === "wandb/bar/v0" ? [f.label, f.value]
+    : spec === "wandb/histogram/v0" ? [f.value]
+    : spec === "wandb/confusion_matrix/v1" ? ["Actual", "Predicted", "nPredictions"]
+    : null;
+  if (!columns) {
+    holder.replaceChildren(el("div", { class: "muted" }, `chart ${spec}: not drawn here; its table is below`));
+    return holder;
+  }
+  api("chart", { project: item.project, run: item.run_id, key: item.key, step: item.step, columns })
+    .then((data) => {
+      const at = (name) => data.columns.indexOf(name);
+      const missing = columns.filter((c) => at(c) < 0);
+      if (missing.length) throw new Error(`chart ${spec}: the table has no column ${missing.join(", ")}`);
+      let view;
+      if (xy) {
+        const [x, y, group, lines] = xy;
+        const xName = strings["x-axis-title"] || (spec === "wandb/lineseries/v0" ? strings.xname : x) || "x";
+        view = xyChart(data.rows, at(x), at(y), group ? at(group) : -1, lines, xName, strings["y-axis-title"] || y);
+      } else if (spec === "wandb/bar/v0") {
+        view = barChart(data.rows.map((r) => [fmt(r[at(f.label)]), r[at(f.value)]]));
+      } else if (spec === "wandb/histogram/v0") {
+        view = histogramChart(data.rows.map((r) => r[0]).filter((v) => typeof v === "number" && Number.isFinite(v)));
+      } else {
+        view = matrixView(data.rows);
+      }
+      holder.replaceChildren(...(strings.title ? [el("h4", {}, strings.title)] : []), view);
+    })
+    .catch((error) => holder.replaceChildren(errorBox(error)));
+  return holder;
+}
+
+const PLOT_W = 480, PLOT_H = 260, PAD = 40;
+
+function bounds(values) {
+  let lo = Math.min(...values), hi = Math.max(...values);
+  if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
+  return [lo, hi];
+}
+
+function axes(xlo, xhi, ylo, yhi, xName, yName) {
+  const bottom = PLOT_H - PAD, right = PLOT_W - 10;
+  return el("g", { class: "axes" },
+    el("line", { x1: PAD, y1: bottom, x2: right, y2: bottom, stroke: "#888" }),
+    el("line", { x1: PAD, y1: 10, x2: PAD, y2: bottom, stroke: "#888" }),
+    el("text", { x: PAD, y: bottom + 14, "font-size": 11 }, fmt(xlo)),
+    el("text", { x: right, y: bottom + 14, "font-size": 11, "text-anchor": "end" }, fmt(xhi)),
+    el("text", { x: (PAD + right) / 2, y: PLOT_H - 6, "font-size": 11, "text-anchor": "middle" }, xName),
+    el("text", { x: PAD - 4, y: bottom, "font-size": 11, "text-anchor": "end" }, fmt(ylo)),
+    el("text", { x: PAD - 4, y: 18, "font-size": 11, "text-anchor": "end" }, fmt(yhi)),
+    el("text", { x: 12, y: (10 + bottom) / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 12 ${(10 + bottom) / 2})` }, yName));
+}
+
+// Lines (sorted by x, one per group) or points.
+function xyChart(rows, xi, yi, gi, lines, xName, yName) {
+  const groups = new Map();
+  for (const r of rows) {
+    const x = r[xi], y = r[yi];
+    if (typeof x !== "number" || typeof y !== "number" || !Number.isFinite(x) || !Number.isFinite(y)) continue;
+    const g = gi < 0 ? "" : fmt(r[gi]);
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push([x, y]);
+  }
+  const all = [...groups.values()].flat();
+  if (!all.length) return el("div", { class: "muted" }, "no numeric points to draw");
+  const [xlo, xhi] = bounds(all.map((p) => p[0])), [ylo, yhi] = bounds(all.map((p) => p[1]));
+  const sx = (x) => PAD + ((x - xlo) / (xhi - xlo)) * (PLOT_W - 10 - PAD), sy = (y) => PLOT_H - PAD - ((y - ylo) / (yhi - ylo)) * (PLOT_H - PAD - 10);
+  const marks = [...groups.entries()].map(([g, points], i) => {
+    if (lines) {
+      const sorted = points.map((p, k) => [p, k]).sort((a, b) => a[0][0] - b[0][0] || a[1] - b[1]).map((p) => p[0]);
+      const d = sorted.map(([x, y], k) => `${k ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join("");
+      return el("path", { d, fill: "none", stroke: colour(i), "stroke-width": 1.5, dataset: { group: g } }, el("title", {}, g));
+    }
+    return el("g", { dataset: { group: g } }, points.map(([x, y]) => el("circle", { cx: sx(x).toFixed(1), cy: sy(y).toFixed(1), r: 2.5, fill: colour(i) })));
+  });
+  const svg = el("svg", { viewBox: `0 0 ${PLOT_W} ${PLOT_H}`, class: "plot-svg", dataset: { series: String(groups.size), points: String(all.length) } },
+    axes(xlo, xhi, ylo, yhi, xName, yName), ...marks);
+  const legend = groups.size > 1 || (groups.size === 1 && !groups.has(""))
+    ? el("div", { class: "controls" }, el("div", {}, [...groups.keys()].map((g, i) => el("label", {}, el("span", { class: "swatch", style: `background:${colour(i)}` }), g))))
+    : null;
+  return el("div", {}, svg, legend);
+}
+
+// One bar per [label, value]: a row each, as long as the value.
+function barChart(pairs) {
+  const values = pairs.map((p) => (typeof p[1] === "number" && Number.isFinite(p[1]) ? p[1] : 0));
+  const top = Math.max(...values.map(Math.abs), 0) || 1;
+  return el("div", { class: "bars", dataset: { bars: String(pairs.length) } }, pairs.map(([label, _], i) =>
+    el("div", { class: "bar-row" }, el("span", { class: "bar-label" }, label),
+      el("span", { class: "bar", style: `width:${(100 * Math.abs(values[i])) / top}%;background:${values[i] < 0 ? "#b3261e" : "var(--accent)"}` }),
+      el("span", { class: "bar-value" }, fmt(values[i])))));
+}
+
+// A histogram of the values: equal-width bins, as many as the square root of their number (10 to 50).
+function histogramChart(values) {
+  if (!values.length) return el("div", { class: "muted" }, "no numeric values to draw");
+  const [lo, hi] = bounds(values);
+  const n = Math.max(10, Math.min(50, Math.ceil(Math.sqrt(values.length))));
+  const counts = new Array(n).fill(0);
+  for (const v of values) counts[Math.min(n - 1, Math.floor(((v - lo) / (hi - lo)) * n))]++;
+  const top = Math.max(...counts), w = (PLOT_W - 10 - PAD) / n;
+  const rects = counts.map((c, i) => {
+    const h = (c / top) * (PLOT_H - PAD - 10);
+    return el("rect", { x: (PAD + i * w).toFixed(1), y: (PLOT_H - PAD - h).toFixed(1), width: Math.max(0, w - 1).toFixed(1), height: h.toFixed(1), fill: "var(--accent)" },
+      el("title", {}, `[${fmt(lo + ((hi - lo) * i) / n)}, ${fmt(lo + ((hi - lo) * (i + 1)) / n)}): ${c}`));
+  });
+  return el("svg", { viewBox: `0 0 ${PLOT_W} ${PLOT_H}`, class: "plot-svg", dataset: { bins: String(n), values: String(values.length) } },
+    axes(lo, hi, 0, top, "value", "count"), ...rects);
+}
+
+// A confusion matrix from rows [actual, predicted, count]: actual classes down, predicted across.
+function matrixView(rows) {
+  const actual = [...new Set(rows.map((r) => fmt(r[0])))], predicted = [...new Set(rows.map((r) => fmt(r[1])))];
+  const counts = new Map(rows.map((r) => [`${fmt(r[0])}\u0000${fmt(r[1])}`, Number(r[2]) || 0]));
+  const top = Math.max(...counts.values(), 0) || 1;
+  const head = el("tr", {}, el("th", {}, "actual \\ predicted"), predicted.map((p) => el("th", {}, p)));
+  const body = actual.map((a) => el("tr", {}, el("th", {}, a), predicted.map((p) => {
+    const c = counts.get(`${a}\u0000${p}`) || 0;
+    return el("td", { class: "num", style: `background:rgba(47,111,219,${(0.85 * c) / top})` }, fmt(c));
+  })));
+  return el("table", { class: "grid matrix", dataset: { cells: String(actual.length * predicted.length) } }, el("thead", {}, head), el("tbody", {}, body));
 }
 
 // -- histograms over steps -------------------------------------------------------------------
