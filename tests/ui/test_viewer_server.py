@@ -243,3 +243,27 @@ def test_runs_carry_wandb_labels_and_the_filter_matches_them(tmp_path):
     assert (runs["b"]["tags"], runs["b"]["group"]) == ([], None)
     for q in ("small", "sweep", "train", "first"):
         assert [r["run_id"] for r in data.runs("p", q=q)["runs"]] == ["a"], q
+
+
+def test_a_chart_gets_the_columns_it_draws_thinned_beyond_the_limit(tmp_path, monkeypatch):
+    import pandas as pd
+
+    import mediastore.ui.data as data
+
+    points = ms.Table(dataframe=pd.DataFrame({"x": np.arange(50.0), "y": np.arange(50.0) ** 2, "note": ["n"] * 50}))
+    with ms.init(project="p", store=str(tmp_path), run_id="r") as run:
+        run.log({"sq": ms.plot.line(points, "x", "y")})
+    server = ViewerServer(str(tmp_path), port=0)
+    server.start()
+    try:
+        summary = api(server, "run?project=p&run=r")["run"]["summary"]
+        assert summary["sq_table"]["chart"]["fields"] == {"x": "x", "y": "y", "stroke": None}
+        chart = api(server, "chart?project=p&run=r&key=sq_table&step=0&columns=x,y,stroke-missing")
+        assert chart["columns"] == ["x", "y"] and chart["num_rows"] == 50  # a column the table lacks is left out
+        assert chart["rows"][7] == [7.0, 49.0]
+        monkeypatch.setattr(data, "CHART_ROWS", 11)
+        thinned = api(server, "chart?project=p&run=r&key=sq_table&step=0&columns=x")
+        assert [r[0] for r in thinned["rows"]] == [0.0, 5.0, 10.0, 15.0, 20.0, 24.0, 29.0, 34.0, 39.0, 44.0, 49.0]  # both ends kept
+    finally:
+        server.shutdown()
+        server.server_close()
