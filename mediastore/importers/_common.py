@@ -79,9 +79,10 @@ class ImportedRun:
 
 def _view_of(item: Any) -> str:
     from ..media import Audio, Histogram, Html, Image, Molecule, Object3D, Table, Video
+    from ..plot import CustomChart
 
     views = {Image: "images", Histogram: "histograms", Audio: "audio", Video: "videos", Html: "html",
-             Object3D: "objects3d", Molecule: "molecules", Table: "tables"}
+             Object3D: "objects3d", Molecule: "molecules", Table: "tables", CustomChart: "tables"}
     return next((view for cls, view in views.items() if isinstance(item, cls)), type(item).__name__)
 
 

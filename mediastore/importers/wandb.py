@@ -409,6 +409,7 @@ def _import_run(folder: Path, location, store, project: str | None, storage_opti
         result.skipped = True
         return result
     config = {k: v for k, v in source.config.items() if k != "_wandb"}
+    charts = _charts(source.config)
     merges = HistogramMerges(run_id, str(folder))
     convert = _Converter(source, result, merges)
     progress = Progress(len(source.history), f"wandb {source.run_id}", "steps", quiet)
@@ -425,6 +426,11 @@ def _import_run(folder: Path, location, store, project: str | None, storage_opti
                     raise
                 raise ImportSourceError(f"step {step} of W&B run {source.run_id!r} ({folder}) cannot be imported: {exc}") from exc
             logged_at = int(timestamp * 1e6) if isinstance(timestamp, (int, float)) else run._started_at
+            for table_key in charts.keys() & values.keys():
+                key, chart = charts[table_key](values[table_key])
+                if chart is not None:  # logged under the chart's key, its table lands at table_key again
+                    del values[table_key]
+                    values[key] = chart
             if values:
                 run._log_at(values, step, logged_at)
                 result.count(values)
@@ -442,6 +448,46 @@ def _import_run(folder: Path, location, store, project: str | None, storage_opti
     run.finish(crashed=source.exit_code != 0)
     merges.warn()
     return result
+
+
+def _charts(config: dict) -> dict[str, Any]:
+    """W&B's custom charts (``wandb.plot``), which its config keeps under ``_wandb.visualize``:
+    for the key of each chart's table, a function of the imported table giving the chart's key
+    and an ``ms.plot`` chart of it (None if it cannot be one), which the run logs in the table's
+    place: the table lands under the same key, and the chart's spec goes into the summary."""
+    from ..plot import _SPLIT_SECTION, CustomChart
+
+    found = {}
+    visualize = (config.get("_wandb") or {}).get("visualize") or {}
+    for key, chart in visualize.items() if isinstance(visualize, dict) else ():
+        panel = chart.get("panel_config") if isinstance(chart, dict) else None
+        if not isinstance(panel, dict) or not isinstance(panel.get("panelDefId"), str):
+            continue
+        table_key = _table_key(panel.get("userQuery")) or f"{key}_table"
+        split = table_key == f"{_SPLIT_SECTION}/{key}_table"
+
+        def make(table, key=key, spec=panel, split=split):
+            try:
+                return key, CustomChart(table, spec["panelDefId"], spec.get("fieldSettings") or {}, spec.get("stringSettings") or {}, split)
+            except MediaStoreError:  # not a table, or a spec that is not JSON: the table alone
+                return key, None
+
+        if table_key in (f"{key}_table", f"{_SPLIT_SECTION}/{key}_table"):
+            found[table_key] = make
+    return found
+
+
+def _table_key(query: Any) -> str | None:
+    """The ``tableKey`` argument somewhere in a chart's ``userQuery``."""
+    if isinstance(query, dict):
+        if query.get("name") == "tableKey" and isinstance(query.get("value"), str):
+            return query["value"]
+        query = list(query.values())
+    if isinstance(query, list):
+        for item in query:
+            if (found := _table_key(item)) is not None:
+                return found
+    return None
 
 
 def import_wandb(

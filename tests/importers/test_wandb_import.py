@@ -73,7 +73,9 @@ SCRIPT = textwrap.dedent(
     run.finish()
     second = wandb.init(project="wbproj", config={"lr": 0.1})
     second.log({"loss": 3.0})
-    second.log({"loss": 2.0})
+    points = wandb.Table(columns=["x", "y"], data=[[1, 2], [3, 4]])
+    second.log({"loss": 2.0, "cm": wandb.plot.confusion_matrix(y_true=[0, 1, 1], preds=[0, 1, 0], class_names=["a", "b"]),
+                "eval": {"pts": wandb.plot.scatter(points, "x", "y", title="xy", split_table=True)}})
     ids.append(second.id)
     second.finish()
     json.dump(ids, open(f"{out}/ids.json", "w"))
@@ -340,3 +342,17 @@ def test_readme_section_runs_as_written(wandb_dir, tmp_path, monkeypatch, capsys
     out = capsys.readouterr().out
     assert f"wbproj {first} True {{}} {{}}" in out and f"wbproj {second} True" in out
     assert "example" in out and "batch" in out and "sample" in out
+
+
+def test_w_and_b_charts_come_with_their_tables_and_specs(wandb_dir, imported):
+    store, _ = imported
+    second = ids(wandb_dir)[1]
+    s = ms.open(store)
+    assert sorted(s.sql("SELECT key, step, num_rows FROM tables WHERE run_id = ?", [second]).fetchall()) == [
+        ("Custom Chart Tables/eval.pts_table", 1, 2), ("cm_table", 1, 4)]  # W&B's keys, at the chart's step
+    assert s.table(second, "cm_table").values.tolist() == [["a", "a", 1.0], ["a", "b", 0.0], ["b", "a", 1.0], ["b", "b", 1.0]]
+    summary = json.loads(s.runs().set_index("run_id").loc[second, "summary"])
+    assert summary["cm_table"]["chart"] == {"spec_name": "wandb/confusion_matrix/v1", "string_fields": {"title": "Confusion Matrix Curve"},
+                                            "fields": {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"}}
+    assert summary["Custom Chart Tables/eval.pts_table"]["chart"] == {"spec_name": "wandb/scatter/v0", "fields": {"x": "x", "y": "y"},
+                                                                      "string_fields": {"title": "xy"}}
