@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import MissingDependencyError
+from . import plot
 from .media import Audio, Histogram, Html, Image, Molecule, Object3D, Table, Video
 from .run import init
 
@@ -85,6 +86,11 @@ def run_demo(store: str, runs: int = 2, steps: int = 300, every: int = 50, seed:
                     run.log({"val/examples": images, "val/loss": float(loss * 1.1)}, step=run.step - 1)
                     run.log({"gradients": Histogram(rng.normal(0, 1 - 0.8 * progress, 5000))}, step=run.step - 1)
                     run.log({"predictions": predictions_table(images, quality, rng)}, step=run.step - 1)
+            # W&B's confusion matrix chart: the viewer draws it, SQL reads its table
+            truth = rng.integers(1, 4, 200)
+            guess = np.where(rng.random(200) < 0.6 + 0.3 * r / max(1, runs - 1), truth, rng.integers(1, 4, 200))
+            names = [CLASSES[c] for c in sorted(CLASSES)]  # with class_names, labels are indices into it
+            run.log({"val/confusion": plot.confusion_matrix(y_true=truth - 1, preds=guess - 1, class_names=names)}, step=run.step - 1)
             run.summary["best_val_loss"] = float(loss * 1.1)
             skipped = log_other_media(run, rng)
             ids.append(run.run_id)
@@ -160,5 +166,11 @@ GROUP BY kind ORDER BY kind""",
         """SELECT run_id, step, "row", predicted, round(score, 2) AS score
 FROM tables.predictions, unnest(image.boxes) AS t(b)
 WHERE b.label = 'car' AND b.scores['score'] < 0.3 ORDER BY step LIMIT 5""",
+    ),
+    (
+        "Each run's confusion matrix (ms.plot.confusion_matrix): the share of each class predicted right",
+        """SELECT r.name, c.Actual, round(sum(nPredictions) FILTER (WHERE Actual = Predicted) / sum(nPredictions), 2) AS recall
+FROM tables."val/confusion_table" c JOIN runs r USING (project, run_id)
+GROUP BY ALL ORDER BY r.name, c.Actual""",
     ),
 ]

@@ -24,6 +24,10 @@ def test_demo_logs_and_queries(tmp_path, capsys):
     kinds = ms.open(store).sql("SELECT DISTINCT kind FROM media UNION SELECT DISTINCT kind FROM histograms ORDER BY 1").fetchall()
     assert [k for (k,) in kinds] == ["audio", "histograms", "html", "images", "molecules", "objects3d", "tables", "videos"]
     assert "Every media type logged" in out and "skipped" not in out
+    recall = ms.open(store).sql("""SELECT Actual, sum(nPredictions) FILTER (WHERE Actual = Predicted) / sum(nPredictions)
+                                   FROM tables."val/confusion_table" GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert [a for a, _ in recall] == ["building", "car", "road"] and all(0.5 < r < 1 for _, r in recall)
+    assert "Each run's confusion matrix" in out
 
 
 def test_sql_and_runs_commands(tmp_path, capsys):
