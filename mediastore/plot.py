@@ -182,7 +182,8 @@ def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, c
     if class_names is not None:
         names = _values(class_names, "class_names", call)
         for what, labels in (("y_true", y_true), ("preds", preds)):
-            bad = next((v for v in labels if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < len(names)), None)
+            # W&B looks the labels up among 0..n-1: True is 1 and 2.0 is 2 there too
+            bad = next((v for v in labels if not isinstance(v, (int, float)) or v not in range(len(names))), None)
             if bad is not None:
                 raise InvalidMediaError(
                     f"{call}: {what} holds {bad!r}; with class_names the labels are indices into its {len(names)} names "

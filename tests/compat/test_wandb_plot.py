@@ -141,6 +141,9 @@ def test_confusion_matrix_from_probabilities_and_from_labels_without_names():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     assert rows(ms.plot.confusion_matrix(probs=probs, y_true=np.array([0, 1, 1])).table) == [
         ["Class_1", "Class_1", 1], ["Class_1", "Class_2", 0], ["Class_2", "Class_1", 1], ["Class_2", "Class_2", 1]]
+    # as in W&B, True is label 1 and 0.0 label 0 (a float tensor of labels)
+    booleans = ms.plot.confusion_matrix(y_true=[True, False, True], preds=np.array([1.0, 0.0, 0.0]), class_names=["neg", "pos"])
+    assert rows(booleans.table) == [["neg", "neg", 1], ["neg", "pos", 0], ["pos", "neg", 1], ["pos", "pos", 1]]
     # labels seen, sorted, named Class_1.. (W&B's rule): "a" < "b" < "c"
     table = ms.plot.confusion_matrix(y_true=["b", "a", "c"], preds=["b", "c", "c"]).table
     assert [r for r in rows(table) if r[2]] == [["Class_1", "Class_3", 1], ["Class_2", "Class_2", 1], ["Class_3", "Class_3", 1]]
@@ -153,6 +156,7 @@ def test_confusion_matrix_from_probabilities_and_from_labels_without_names():
     ({"y_true": [0, 1], "preds": [0]}, r"1 predictions for 2 true labels"),
     ({"y_true": [0, 3], "preds": [0, 1], "class_names": ["a", "b"]}, r"y_true holds 3; with class_names the labels are indices into its 2 names \(0 to 1\)"),
     ({"y_true": [0, 1], "preds": ["a", 1], "class_names": ["a", "b"]}, r"preds holds 'a'"),
+    ({"y_true": [0, 1.5], "preds": [0, 1], "class_names": ["a", "b"]}, r"y_true holds 1.5"),
     ({"y_true": [0, "x"], "preds": [0, 1]}, r"labels are of several types"),
     ({"y_true": [0], "probs": [0.5, 0.5]}, r"probs must be 2-D \(examples, classes\), got shape \(2,\)"),
 ])
