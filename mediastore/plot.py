@@ -78,9 +78,31 @@ def _json_mapping(value: Any, name: str, call: str) -> dict[str, Any]:
 
 def plot_table(vega_spec_name: str, data_table: Any, fields: Mapping[str, Any], string_fields: Mapping[str, Any] | None = None,
                split_table: bool = False) -> CustomChart:
-    """W&B's ``wandb.plot_table``: a chart of ``data_table`` by the Vega spec named
-    ``vega_spec_name``, ``fields`` mapping the spec's fields to the table's columns and
-    ``string_fields`` giving its strings (a title). The spec is kept by name, not drawn."""
+    """W&B's ``wandb.plot_table``: a chart of ``data_table`` by a Vega spec kept by name.
+
+    Parameters
+    ----------
+    vega_spec_name : str
+        The spec's name (W&B's, such as ``"wandb/line/v0"``, or your team's own).
+    data_table : ms.Table or pandas.DataFrame
+        The chart's data; stored as the ``tables`` row of ``"<key>_table"`` when logged.
+    fields : dict
+        The spec's fields: which column draws what (``{"x": "step", "y": "loss"}``). JSON values.
+    string_fields : dict, optional
+        The spec's strings (``{"title": "Loss"}``). JSON values.
+    split_table : bool, default False
+        W&B's: the table goes under ``"Custom Chart Tables/<key>_table"`` instead.
+
+    Returns
+    -------
+    CustomChart
+        Log it: ``run.log({"key": chart})``. The viewer draws W&B's own specs only.
+
+    Raises
+    ------
+    InvalidMediaTypeError
+        ``data_table`` is not a table, the name is empty, or a field is not JSON.
+    """
     return CustomChart(data_table, vega_spec_name, fields, string_fields, split_table)
 
 
@@ -97,22 +119,50 @@ def _chart(call: str, spec_name: str, table: Any, columns: Mapping[str, str | No
 
 
 def line(table: Any, x: str, y: str, stroke: str | None = None, title: str = "", split_table: bool = False) -> CustomChart:
-    """A line chart of ``table``'s column ``y`` against ``x``, one line per value of ``stroke``."""
+    """W&B's ``wandb.plot.line``: ``table``'s column ``y`` against ``x``, a line per value of ``stroke``.
+
+    Parameters
+    ----------
+    table : ms.Table or pandas.DataFrame
+        The points, a row each.
+    x, y : str
+        Column names.
+    stroke : str, optional
+        A column whose values group the rows into lines; None draws one line.
+    title : str, default ""
+    split_table : bool, default False
+        The table goes under ``"Custom Chart Tables/<key>_table"`` instead of ``"<key>_table"``.
+
+    Returns
+    -------
+    CustomChart
+        Log it: ``run.log({"key": chart})``.
+
+    Raises
+    ------
+    InvalidMediaError
+        A column named is not in the table.
+    InvalidMediaTypeError
+        ``table`` is not a table.
+    """
     return _chart("ms.plot.line", "wandb/line/v0", table, {"x": x, "y": y, "stroke": stroke}, {"title": title}, split_table)
 
 
 def scatter(table: Any, x: str, y: str, title: str = "", split_table: bool = False) -> CustomChart:
-    """A scatter plot of ``table``'s column ``y`` against ``x``."""
+    """W&B's ``wandb.plot.scatter``: ``table``'s column ``y`` against ``x``, a point per row.
+    Arguments, result and errors as `line`'s."""
     return _chart("ms.plot.scatter", "wandb/scatter/v0", table, {"x": x, "y": y}, {"title": title}, split_table)
 
 
 def bar(table: Any, label: str, value: str, title: str = "", split_table: bool = False) -> CustomChart:
-    """A bar chart: a bar of height ``value`` for each row, named by its ``label``."""
+    """W&B's ``wandb.plot.bar``: a bar per row, as long as its ``value`` column, named by its
+    ``label`` column. Arguments, result and errors as `line`'s."""
     return _chart("ms.plot.bar", "wandb/bar/v0", table, {"label": label, "value": value}, {"title": title}, split_table)
 
 
 def histogram(table: Any, value: str, title: str = "", split_table: bool = False) -> CustomChart:
-    """A histogram of ``table``'s column ``value`` (binned when drawn; the rows are the values)."""
+    """W&B's ``wandb.plot.histogram``: the distribution of ``table``'s column ``value`` (the rows
+    are the values; they are binned when drawn). Arguments, result and errors as `line`'s."""
     return _chart("ms.plot.histogram", "wandb/histogram/v0", table, {"value": value}, {"title": title}, split_table)
 
 
@@ -129,9 +179,35 @@ def _values(value: Any, what: str, call: str) -> list[Any]:
 
 def line_series(xs: Any, ys: Any, keys: Iterable[str] | None = None, title: str = "", xname: str = "x",
                 split_table: bool = False) -> CustomChart:
-    """Several lines on one chart: ``ys[i]`` against ``xs[i]`` (or every one against ``xs`` when
-    it is a single sequence), named ``keys[i]`` (default ``line_<i>``). The table has W&B's
-    columns ``step``, ``lineKey``, ``lineVal``: a row per point."""
+    """W&B's ``wandb.plot.line_series``: several lines on one chart.
+
+    Parameters
+    ----------
+    xs : sequence, or sequence of sequences
+        The x values: one sequence for every line, or one per line.
+    ys : sequence of sequences
+        The y values of each line (lists, numpy arrays or tensors).
+    keys : sequence of str, optional
+        The lines' names; default ``line_0``, ``line_1``, ...
+    title : str, default ""
+    xname : str, default "x"
+        The x axis' title.
+    split_table : bool, default False
+        As in `line`.
+
+    Returns
+    -------
+    CustomChart
+        Its table has W&B's columns ``step``, ``lineKey``, ``lineVal``: a row per point.
+
+    Raises
+    ------
+    InvalidMediaError
+        No series, or the counts of x series, keys, or a series' x and y values differ (W&B
+        cuts a longer series short).
+    InvalidMediaTypeError
+        ``xs`` or ``ys`` is not a sequence.
+    """
     call = "ms.plot.line_series"
     series = [_values(y, f"ys[{i}]", call) for i, y in enumerate(_values(ys, "ys", call))]
     if not series:
@@ -157,11 +233,35 @@ def line_series(xs: Any, ys: Any, keys: Iterable[str] | None = None, title: str 
 
 def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, class_names: Any = None,
                      title: str = "Confusion Matrix Curve", split_table: bool = False) -> CustomChart:
-    """The confusion matrix of ``preds`` (or of ``probs``' most likely class) against
-    ``y_true``, as W&B makes it: a row per (actual, predicted) pair of classes, columns
-    ``Actual``, ``Predicted`` and ``nPredictions`` (a count). With ``class_names`` the labels
-    are class indices into it; without, the classes are the labels seen, sorted, named
-    ``Class_1``, ``Class_2``, ..."""
+    """W&B's ``wandb.plot.confusion_matrix``: how often each class was predicted as each class.
+
+    Parameters
+    ----------
+    probs : 2-D array, optional
+        A row of class scores per example; the prediction is each row's highest. Give this or ``preds``.
+    y_true : sequence
+        The true label of each example.
+    preds : sequence, optional
+        The predicted label of each example.
+    class_names : sequence of str, optional
+        The classes' names: the labels are then indices into it (0 to n-1). Without it the
+        classes are the labels seen, sorted, named ``Class_1``, ``Class_2``, ... (W&B's rule).
+    title : str, default "Confusion Matrix Curve" (W&B's)
+    split_table : bool, default False
+        As in `line`.
+
+    Returns
+    -------
+    CustomChart
+        Its table: a row per (actual, predicted) pair of classes, actual first, columns
+        ``Actual``, ``Predicted`` and ``nPredictions`` (an int count).
+
+    Raises
+    ------
+    InvalidMediaError
+        Both or neither of ``probs`` and ``preds``; no ``y_true``; lengths that differ; a label
+        outside ``class_names``; labels of types that do not sort together.
+    """
     call = "ms.plot.confusion_matrix"
     if probs is not None and preds is not None:
         raise InvalidMediaError(f"{call}: give probs= or preds=, not both")
@@ -300,10 +400,42 @@ def _curve_table(call: str, columns: list[str], curves: list[tuple[Any, Any, Any
 
 def pr_curve(y_true: Any = None, y_probas: Any = None, labels: Any = None, classes_to_plot: Any = None, interp_size: int = 21,
              title: str = "Precision-Recall Curve", split_table: bool = False) -> CustomChart:
-    """Precision against recall for each class (one against the rest), as W&B plots it:
-    ``y_probas[:, i]`` scores the ``i``-th of the sorted labels; the precision is read at
-    ``interp_size`` recalls from 1 down to 0, each the best precision at that recall or more.
-    Columns ``class``, ``precision``, ``recall`` (rounded to 3 decimals, as W&B's)."""
+    """W&B's ``wandb.plot.pr_curve``: precision against recall for each class, one against the rest.
+
+    Parameters
+    ----------
+    y_true : sequence
+        The true label of each example.
+    y_probas : 2-D array
+        A row per example, a column per class: column ``i`` scores the ``i``-th of the sorted labels.
+    labels : sequence of str, optional
+        Names of integer labels (``labels[label]``) for the ``class`` column.
+    classes_to_plot : sequence, optional
+        Only these labels' curves; default every label's.
+    interp_size : int, default 21 (W&B's)
+        The recalls the precision is read at, evenly from 1 down to 0; each precision is the best
+        at that recall or more.
+    title : str, default "Precision-Recall Curve"
+    split_table : bool, default False
+        As in `line`.
+
+    Returns
+    -------
+    CustomChart
+        Its table has columns ``class``, ``precision``, ``recall``, rounded to 3 decimals as
+        W&B's; the points are scikit-learn's (which is not needed).
+
+    Raises
+    ------
+    InvalidMediaError
+        ``y_probas`` missing, of the wrong shape, or holding NaN or infinity; an integer label
+        without a name in ``labels``; no label of ``classes_to_plot`` in ``y_true``; ``interp_size`` < 2.
+
+    Warns
+    -----
+    LossyConversionWarning
+        More points than ``ms.Table.MAX_ROWS``: each class's curve keeps evenly spaced points.
+    """
     call = "ms.plot.pr_curve"
     if isinstance(interp_size, bool) or not isinstance(interp_size, int) or interp_size < 2:
         raise InvalidMediaError(f"{call}: interp_size must be an int >= 2, got {interp_size!r}")
@@ -322,9 +454,13 @@ def pr_curve(y_true: Any = None, y_probas: Any = None, labels: Any = None, class
 
 def roc_curve(y_true: Any = None, y_probas: Any = None, labels: Any = None, classes_to_plot: Any = None, title: str = "ROC Curve",
               split_table: bool = False) -> CustomChart:
-    """The ROC curve of each class (one against the rest), as W&B plots it: ``y_probas[:, i]``
-    scores the ``i``-th of the sorted labels; a point per threshold where the curve turns.
-    Columns ``class``, ``fpr``, ``tpr`` (rounded to 3 decimals, as W&B's)."""
+    """W&B's ``wandb.plot.roc_curve``: the ROC curve of each class, one against the rest.
+
+    Arguments as `pr_curve`'s (without ``interp_size``). The table has columns ``class``,
+    ``fpr``, ``tpr``, rounded to 3 decimals as W&B's: a point per threshold where the curve turns
+    (scikit-learn's points, which is not needed). Raises as `pr_curve`, and
+    ``InvalidMediaError`` when ``y_true`` holds one class only; warns as `pr_curve`.
+    """
     call = "ms.plot.roc_curve"
     chosen = _curve_classes(call, y_true, y_probas, labels, classes_to_plot)
     if len(np.unique(np.asarray(_values(y_true, "y_true", call)))) < 2:

@@ -241,9 +241,21 @@ def test_a_curve_over_the_row_limit_is_thinned_with_a_warning(monkeypatch):
     (lambda: ms.plot.pr_curve(Y, P, classes_to_plot=[7]), r"none of classes_to_plot=\[7\] is in y_true"),
     (lambda: ms.plot.pr_curve(Y, P, labels=["only"]), r"label 1 has no name in labels"),
     (lambda: ms.plot.pr_curve(Y), r"y_probas= .* is required"),
+    (lambda: ms.plot.pr_curve([], []), r"y_true must be a non-empty 1-D sequence of labels, got shape \(0,\)"),
 ])
 def test_a_curve_of_bad_input_is_refused(call, match):
     with pytest.raises(ms.InvalidMediaError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ms.plot.roc_curve(Y, [["a", "b"]] * 4), r"ms.plot.roc_curve: y_probas must be numbers, a row per example"),
+    (lambda: ms.plot.roc_curve(5, P), r"ms.plot.roc_curve: y_true must be a sequence \(list, tuple, numpy array\), got int"),
+    (lambda: ms.plot.line_series("abc", [[1, 2, 3]]), r"ms.plot.line_series: xs must be a sequence .*, got str"),
+    (lambda: ms.plot.confusion_matrix(y_true=[0], preds=7), r"ms.plot.confusion_matrix: preds must be a sequence .*, got int"),
+])
+def test_inputs_that_are_not_sequences_are_refused(call, match):
+    with pytest.raises(ms.InvalidMediaTypeError, match=match):
         call()
 
 
