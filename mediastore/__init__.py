@@ -48,9 +48,10 @@ from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
 from .run import Run, define_metric, finish, init, log, login, unwatch, watch
-from ._not_offered import (Api, Artifact, Graph, Plotly, agent, alert, link_model, log_artifact, log_model, restore, save, sweep,
+from ._not_offered import (Artifact, Graph, Plotly, agent, alert, link_model, log_artifact, log_model, restore, save, sweep,
                            use_artifact, use_model)
 from . import plot
+from .api import Api
 from .plot import plot_table
 from .settings import Settings
 

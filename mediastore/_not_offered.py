@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["not_offered", "stub", "Artifact", "Api", "Plotly", "Graph", "save", "restore", "log_artifact",
+__all__ = ["not_offered", "stub", "Artifact", "Plotly", "Graph", "save", "restore", "log_artifact",
            "use_artifact", "log_model", "use_model", "link_model", "alert", "sweep", "agent", "NOT_OFFERED"]
 
 #: The nearest mediastore way for each W&B call that is not offered.
@@ -20,7 +20,9 @@ NOT_OFFERED = {
     "plot": "only W&B's chart functions are offered (ms.plot.line, scatter, bar, histogram, line_series, confusion_matrix, "
             "pr_curve, roc_curve, and ms.plot_table); log the numbers (run.log, an ms.Table) and plot from store.history or "
             "store.sql(...).df()",
-    "api": "the W&B public API is not offered; read a store with ms.open(store): runs(), history(run_id), sql(...)",
+    "api": "ms.Api reads runs (runs(), run(), a run's config, summary, history and scan_history), not W&B's files, "
+           "artifacts, reports, sweeps or run edits; for more read the store with ms.open(store): runs(), sql(...), "
+           "delete_run(...)",
     "figure": "interactive Plotly and Bokeh figures and wandb.Graph are not stored as such; log ms.Html(fig.to_html()) "
               "for an interactive figure, or ms.Image(fig) for a picture of it",
     "model": "model registry calls are not offered; keep checkpoints in your own bucket and name them in run.config",
@@ -61,7 +63,6 @@ def _class(call: str, what: str) -> type:
 
 
 Artifact = _class("ms.Artifact", "artifacts")
-Api = _class("ms.Api", "api")
 Plotly = _class("ms.Plotly", "figure")
 Graph = _class("ms.Graph", "figure")
 

@@ -114,7 +114,6 @@ def test_login_does_nothing_and_returns_true():
     (lambda run: ms.alert(title="t", text="x"), "ms.alert"),
     (lambda run: run.alert(title="t", text="x"), "run.alert"),
     (lambda run: ms.plot.visualize("wandb/line/v0", None), "ms.plot.visualize"),
-    (lambda run: ms.Api(), "ms.Api"),
     (lambda run: run.log_code("."), "run.log_code"),
     (lambda run: run.dir, "run.dir"),
     (lambda run: ms.sweep({"method": "grid"}, project="p"), "ms.sweep"),
