@@ -61,6 +61,10 @@ __all__ = ["Run", "init", "log", "finish", "define_metric", "current_run"]
 #: one write: a training script sets many keys in a row, and each write is a PUT on S3.
 CONFIG_WRITE_SECONDS = 1.0
 _METRIC_SUMMARIES = frozenset({"min", "max", "mean", "best", "last", "first", "none", "copy"})
+#: The aggregates define_metric(summary=...) puts in the summary, in W&B's order ("best" and
+#: "copy", deprecated there, add none: the value stays the last one).
+_AGGREGATES = ("last", "first", "max", "min", "mean")
+_UNSET = object()
 
 _ALPHABET = string.ascii_lowercase + string.digits
 _SCALAR_TYPES = frozenset({float, int, bool})
@@ -162,6 +166,9 @@ class Run:
         self._record_lock = threading.Lock()  # the heartbeat record is written by two threads
         self._config_timer: threading.Timer | None = None
         self._metrics: dict[str, dict[str, Any]] = {}
+        self._summarised = False  # some define_metric has a summary: scalars are aggregated
+        self._specs: dict[str, Any] = {}  # key -> (none, aggregates) of the definition that applies, or None
+        self._aggregates: dict[str, list] = {}  # key -> [first, last, min, max, total, count]
         self.summary: dict[str, Any] = {}
         self._last: dict[str, Any] = {}  # last value per key: the automatic part of the summary
         self._step = 0
@@ -186,6 +193,7 @@ class Run:
                 config = {**json.loads(previous["config"]), **config}
             if previous.get("metrics"):
                 self._metrics = json.loads(previous["metrics"])
+                self._summarised = any("summary" in d for d in self._metrics.values())
             if previous["summary"]:
                 self._last = json.loads(previous["summary"])
             self._started_at = previous["started_at"]
@@ -248,6 +256,8 @@ class Run:
                     if writer._error is not None:
                         writer.raise_pending_error()
                     writer.add_values("scalars", self._step, time.time_ns() // 1000, keys, values, 16 * len(keys))
+                    if self._summarised:
+                        self._aggregate(keys, values)
                     self._fast_last = (keys, values)
                     self._step += 1
                     if self._step_counts:
@@ -323,6 +333,8 @@ class Run:
                 scalar_values.append(value)
         if scalar_keys:
             self.writer.add_values("scalars", step, logged_at, tuple(scalar_keys), tuple(scalar_values), 16 * len(scalar_keys))
+            if self._summarised:
+                self._aggregate(scalar_keys, scalar_values)
         if text_keys:
             nbytes = sum(len(t) for t in text_values) + 16 * len(text_keys)
             self.writer.add_values("texts", step, logged_at, tuple(text_keys), tuple(text_values), nbytes)
@@ -332,6 +344,61 @@ class Run:
         # Media are kept as objects; _jsonable calls _summary() only when a record is written.
         self._settle_last()
         self._last.update(values)
+
+    # -- define_metric's summaries ------------------------------------------------------------
+    def _summary_spec(self, key: str) -> Any:
+        """(none, aggregates) of the definition that applies to ``key``, or None: its own, else the
+        first glob (``"val/*"``) it matches, as W&B picks them."""
+        spec = self._specs.get(key, _UNSET)
+        if spec is not _UNSET:
+            return spec
+        definition = self._metrics.get(key)
+        if definition is None:
+            definition = next((d for name, d in self._metrics.items() if name.endswith("*") and key.startswith(name[:-1])), None)
+        spec = None
+        if definition is not None and definition.get("summary"):
+            parts = {p.strip() for p in definition["summary"].split(",")}
+            aggregates = tuple(a for a in _AGGREGATES if a in parts)
+            if "none" in parts or aggregates:
+                spec = ("none" in parts, aggregates)
+        self._specs[key] = spec
+        return spec
+
+    def _aggregate(self, keys: list[str], values: list[Any]) -> None:
+        """Fold the scalars of a step into the aggregates of the keys with a summary definition."""
+        for key, value in zip(keys, values):
+            spec = self._summary_spec(key)
+            if spec is None or spec[0]:
+                continue
+            state = self._aggregates.get(key)
+            if state is None:
+                state = self._aggregates[key] = [value, value, None, None, 0.0, 0]
+            state[1] = value
+            if type(value) is not bool:  # W&B: a bool is a value, not a number (last and first only)
+                number = float(value)
+                state[2] = number if state[5] == 0 or number < state[2] else state[2]
+                state[3] = number if state[5] == 0 or number > state[3] else state[3]
+                state[4] += number
+                state[5] += 1
+
+    def _summarise(self, last: dict[str, Any]) -> dict[str, Any]:
+        """The automatic summary: each key's last value, or what its define_metric asks for."""
+        if not self._summarised:
+            return last
+        for key in list(last):
+            spec = self._summary_spec(key)
+            if spec is None:
+                continue
+            if spec[0]:
+                del last[key]  # summary="none": no summary of it
+                continue
+            state = self._aggregates.get(key)
+            if state is None:  # logged only before the definition, or by an earlier process of the run
+                continue
+            first, latest, low, high, total, count = state
+            picked = {"last": latest, "first": first, "max": high, "min": low, "mean": total / count if count else None}
+            last[key] = {a: picked[a] for a in spec[1] if picked[a] is not None}
+        return last
 
     def _settle_last(self) -> None:
         """Merge the fast path's last call into ``_last`` (the caller's thread only)."""
@@ -511,8 +578,10 @@ class Run:
 
         The definition is stored in the run record, queryable as
         ``json_extract(metrics, '$."train/*".step_metric')`` in the ``runs`` view, and kept in
-        ``run.metrics``. mediastore stores it and does not act on it: every step is stored
-        anyway, and the summary keeps the last value.
+        ``run.metrics``. ``summary`` acts as in W&B: the run's summary holds, instead of the last
+        value of the metric, a dict of the aggregates asked for (``{"min": 0.12}`` for
+        ``summary="min"``; ``"none"`` leaves the metric out), over the values logged from this call
+        on. Every step is stored anyway; the other options are stored and not acted on.
 
         Parameters
         ----------
@@ -525,7 +594,8 @@ class Run:
         hidden : bool, optional
             Hide the metric from charts (stored).
         summary : str, optional
-            Comma-separated aggregates: min, max, mean, best, last, first, copy, none (stored).
+            Comma-separated aggregates: min, max, mean, last, first, none; best and copy (deprecated
+            in W&B) add nothing.
         goal : str, optional
             ``"minimize"`` or ``"maximize"`` (stored).
         overwrite : bool, optional
@@ -567,6 +637,8 @@ class Run:
         if overwrite is False and name in self._metrics:
             definition = {**self._metrics[name], **definition}
         self._metrics[name] = definition
+        self._specs.clear()
+        self._summarised = any("summary" in d for d in self._metrics.values())
         self._config_changed()
         return dict(definition)
 
@@ -578,7 +650,7 @@ class Run:
         return {
             "name": self._name,
             "config": self._config_json,
-            "summary": self._to_json({**self._last_values(), **dict(self.summary)}, "summary"),
+            "summary": self._to_json({**self._summarise(self._last_values()), **dict(self.summary)}, "summary"),
             "state": self.state,
             "started_at": self._started_at,
             "finished_at": finished_at,

@@ -123,3 +123,63 @@ def test_the_run_submodule_stays_importable_by_its_full_name():
     from mediastore.run import new_run_id
 
     assert len(new_run_id()) == 8
+
+
+#: Logged by both W&B (offline, in a child process) and mediastore; their summaries must agree.
+SUMMARY_SCRIPT = """
+run.define_metric("loss", summary="min")
+run.define_metric("acc", summary="max")
+run.define_metric("x", summary="mean")
+run.define_metric("y", summary="none")
+run.define_metric("w", summary="min,max,last")
+run.define_metric("val/*", summary="max")
+run.define_metric("val/exact", hidden=True)  # its own definition wins over the glob: no summary
+run.define_metric("f", summary="first")
+run.define_metric("n", summary="min,first")
+for i, v in enumerate([3.0, 1.0, 2.0]):
+    run.log({"loss": v, "acc": v, "x": v, "y": v, "w": v, "val/a": v, "val/exact": v, "f": v, "n": int(v) * 2, "plain": v})
+"""
+
+
+def test_define_metric_summaries_are_w_and_b_own(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("wandb", reason="the comparison runs W&B itself (pip install 'mediastore[wandb]')")
+    from mediastore.importers.wandb import _WandbRun
+
+    env = {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true", "WANDB_CONFIG_DIR": str(tmp_path / "c"),
+           "WANDB_CACHE_DIR": str(tmp_path / "cc"), "WANDB_DATA_DIR": str(tmp_path / "d"), "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
+    script = "import wandb\nrun = wandb.init(project='p')\n" + SUMMARY_SCRIPT + "run.finish()\n"
+    subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, check=True, timeout=300, cwd=tmp_path)
+    (folder,) = (tmp_path / "wandb").glob("offline-run-*")
+    theirs = {k: v for k, v in _WandbRun(folder).summary.items() if not k.startswith("_")}
+    with ms.init(project="p", store=tmp_path / "store", run_id="r") as run:
+        exec(SUMMARY_SCRIPT, {"run": run})
+    ours = json.loads(ms.open(tmp_path / "store").runs()["summary"][0])
+    assert ours == theirs  # 1 == 1.0: numbers compare by value
+    assert ours["loss"] == {"min": 1.0} and "y" not in ours and ours["val/exact"] == 2.0 and ours["n"] == {"min": 2, "first": 6}
+
+
+def test_define_metric_summary_through_the_module_api_and_with_explicit_values(tmp_path):
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        ms.log({"loss": 5.0})  # before the definition: not in its aggregates
+        ms.define_metric("loss", summary="min,mean")
+        ms.define_metric("ok", summary="last")
+        for v in (4.0, 2.0):
+            ms.log({"loss": v, "ok": True, "best": v})
+        ms.define_metric("best", summary="max")
+        ms.summary["best"] = 99.0  # an explicit value wins, as in W&B
+    summary = json.loads(ms.open(tmp_path).runs()["summary"][0])
+    assert summary["loss"] == {"min": 2.0, "mean": 3.0} and summary["ok"] == {"last": True} and summary["best"] == 99.0
+
+
+def test_define_metric_summary_survives_resume(tmp_path):
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        run.define_metric("loss", summary="max")
+        run.log({"loss": 1.0})
+    with ms.init(project="p", store=tmp_path, run_id="r", resume=True) as run:
+        run.log({"loss": 0.5})
+        run.log({"loss": 0.7})
+    assert json.loads(ms.open(tmp_path).runs()["summary"][0])["loss"] == {"max": 0.7}  # over this process's values
