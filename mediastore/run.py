@@ -31,7 +31,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from ._lazy import np
@@ -102,6 +102,53 @@ def _jsonable(value: Any, where: str) -> Any:
     raise InvalidLogError(f"{where} is a {type(value).__name__}, which cannot be stored as JSON; pass numbers, str, lists or dicts")
 
 
+class Summary(MutableMapping):
+    """W&B's ``run.summary``: each key's last logged value (or what its ``define_metric`` summary
+    asks for), under the values set here, which win. ``run.summary["best"] = 0.9`` sets one;
+    ``del run.summary["loss"]`` leaves a key out until it is set again. Written with the run's
+    records (at least every heartbeat, and at finish), read back in the ``runs`` view."""
+
+    def __init__(self, run: "Run"):
+        self._run = run
+        self._set: dict[str, Any] = {}
+        self._hidden: set[str] = set()
+
+    def _combined(self) -> dict[str, Any]:
+        combined = {**self._run._summarise(self._run._last_values()), **self._set}
+        for key in list(self._hidden):  # one copy: the heartbeat thread reads while run.log goes on
+            combined.pop(key, None)
+        return combined
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._set:
+            return self._set[key]
+        if key in self._hidden:
+            raise KeyError(key)
+        return self._combined()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._set[key] = value
+        self._hidden.discard(key)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._set.pop(key, None)
+        self._hidden.add(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._combined())
+
+    def __len__(self) -> int:
+        return len(self._combined())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._set or (key not in self._hidden and key in self._combined())
+
+    def __repr__(self) -> str:
+        return repr(self._combined())
+
+
 class Run:
     """One training run; made by `ms.init`. Use as a context manager or call `finish`."""
 
@@ -169,7 +216,7 @@ class Run:
         self._summarised = False  # some define_metric has a summary: scalars are aggregated
         self._specs: dict[str, Any] = {}  # key -> (none, aggregates) of the definition that applies, or None
         self._aggregates: dict[str, list] = {}  # key -> [first, last, min, max, total, count]
-        self.summary: dict[str, Any] = {}
+        self.summary = Summary(self)
         self._last: dict[str, Any] = {}  # last value per key: the automatic part of the summary
         self._step = 0
         self._pending: dict[str, Any] = {}
@@ -650,7 +697,7 @@ class Run:
         return {
             "name": self._name,
             "config": self._config_json,
-            "summary": self._to_json({**self._summarise(self._last_values()), **dict(self.summary)}, "summary"),
+            "summary": self._to_json(self.summary._combined(), "summary"),
             "state": self.state,
             "started_at": self._started_at,
             "finished_at": finished_at,

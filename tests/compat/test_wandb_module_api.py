@@ -183,3 +183,24 @@ def test_define_metric_summary_survives_resume(tmp_path):
         run.log({"loss": 0.5})
         run.log({"loss": 0.7})
     assert json.loads(ms.open(tmp_path).runs()["summary"][0])["loss"] == {"max": 0.7}  # over this process's values
+
+
+def test_run_summary_reads_what_was_logged_as_w_and_b_does(tmp_path):
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        run.log({"loss": 2.0, "acc": 0.5, "phase": "train"})
+        run.log({"loss": 1.0})
+        assert run.summary["loss"] == 1.0 and ms.summary["acc"] == 0.5 and run.summary["phase"] == "train"
+        assert dict(run.summary) == {"loss": 1.0, "acc": 0.5, "phase": "train"} and len(run.summary) == 3
+        run.define_metric("acc", summary="max")
+        run.log({"acc": 0.75})
+        run.log({"acc": 0.25})
+        assert run.summary["acc"] == {"max": 0.75}
+        run.summary["best"] = max(run.summary.get("best", 0), 3)  # W&B's idiom
+        run.summary.update({"loss": -1.0})  # a value set wins over the logged one
+        del run.summary["phase"]
+        assert "phase" not in run.summary and run.summary.get("phase") is None
+        with pytest.raises(KeyError):
+            del run.summary["nothing"]
+        assert run.summary == {"loss": -1.0, "acc": {"max": 0.75}, "best": 3}
+    stored = json.loads(ms.open(tmp_path).runs()["summary"][0])
+    assert stored == {"loss": -1.0, "acc": {"max": 0.75}, "best": 3}
