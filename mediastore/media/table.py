@@ -386,6 +386,40 @@ class Table(Media):
         self._types[name] = current
         self._version += 1
 
+    def add_computed_columns(self, fn: Any) -> None:
+        """W&B's: add the columns ``fn(index, row)`` computes, ``row`` a dict of the row's cells by
+        column name; it returns a dict of the new columns' cells for that row, the same names for
+        every row. The new columns are added as `add_column` adds them (None refused, as W&B's
+        default ``optional=False``); a failure adds none of them."""
+        if not callable(fn):
+            raise InvalidMediaTypeError(f"add_computed_columns takes a function fn(index, row) -> dict, got {type(fn).__name__}")
+        computed: dict[str, list] = {}
+        for index, row in self.iterrows():
+            cells = fn(index, dict(zip(self.columns, row)))
+            if not isinstance(cells, Mapping):
+                raise InvalidMediaTypeError(
+                    f"add_computed_columns: fn returned a {type(cells).__name__} for row {index}; return a dict of the new "
+                    "columns' values, e.g. {'area': row['w'] * row['h']}"
+                )
+            if index == 0:
+                computed = {name: [] for name in cells}
+            elif set(cells) != set(computed):
+                raise InvalidMediaError(
+                    f"add_computed_columns: fn returned columns {sorted(cells)} for row {index} and {sorted(computed)} for row 0; "
+                    "return the same columns for every row"
+                )
+            for name, value in cells.items():
+                computed[name].append(value)
+        kept = (list(self.columns), [list(r) for r in self._rows], self._frame, dict(self._frame_arrays), dict(self._types),
+                dict(self._optional), dict(self._declared), self._version)
+        try:
+            for name, values in computed.items():
+                self.add_column(name, values)
+        except BaseException:
+            (self.columns, self._rows, self._frame, self._frame_arrays, self._types, self._optional, self._declared,
+             self._version) = kept
+            raise
+
     def _materialise_rows(self) -> None:
         if self._frame is not None:
             frame, self._frame = self._frame, None

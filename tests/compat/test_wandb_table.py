@@ -237,3 +237,29 @@ def test_a_failed_log_call_does_not_advance_an_incremental_table(tmp_path):
             run.log({"t": table, "bad": object()})
         run.log({"t": table})
     assert ms.open(tmp_path).table("r", "t")["a"].tolist() == [1]
+
+
+def test_add_computed_columns_as_in_w_and_b(tmp_path):
+    table = ms.Table(columns=["w", "h"], data=[[2, 3], [4, 5]])
+    table.add_computed_columns(lambda i, row: {"area": row["w"] * row["h"], "index": i})
+    assert table.columns == ["w", "h", "area", "index"] and table.data == [[2, 3, 6, 0], [4, 5, 20, 1]]
+    frame = ms.Table(dataframe=pd.DataFrame({"x": [1.5, 2.5]}))  # a DataFrame's table too
+    frame.add_computed_columns(lambda i, row: {"double": row["x"] * 2})
+    assert frame.get_column("double") == [3.0, 5.0]
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        run.log({"t": table})
+    assert ms.open(tmp_path).table("r", "t")["area"].tolist() == [6, 20]
+
+
+@pytest.mark.parametrize("fn, error, match", [
+    (lambda i, row: [row["w"]], ms.InvalidMediaTypeError, r"fn returned a list for row 0; return a dict of the new columns' values"),
+    (lambda i, row: {"a": 1} if i == 0 else {"b": 2}, ms.InvalidMediaError, r"fn returned columns \['b'\] for row 1 and \['a'\] for row 0"),
+    (lambda i, row: {"ok": 1, "bad": None if i else 2}, ms.InvalidMediaTypeError, r"Table row 1 column 'bad' is None"),
+    (lambda i, row: {"w": 1}, ms.InvalidMediaError, r"column names must be unique; \['w'\]"),
+    ("area", ms.InvalidMediaTypeError, r"add_computed_columns takes a function fn\(index, row\) -> dict, got str"),
+])
+def test_add_computed_columns_refuses_bad_results_and_adds_nothing(fn, error, match):
+    table = ms.Table(columns=["w", "h"], data=[[2, 3], [4, 5]])
+    with pytest.raises(error, match=match):
+        table.add_computed_columns(fn)
+    assert table.columns == ["w", "h"] and table.data == [[2, 3], [4, 5]]  # the first column computed is not kept either
