@@ -54,6 +54,8 @@ def test_projects_and_runs_pages_list_runs_and_chart_them(page, viewer_store):
     row = page.locator("table.runs tbody tr").first
     assert row.locator("td").nth(5).inner_text() == "sweep-a"
     assert row.locator(".tag").all_inner_texts() == ["cpu-run", HOSTILE[:64]]
+    assert headers[7:] == ["loss.min"]  # a define_metric summary's aggregate has a column of its own
+    assert row.locator("td").nth(7).inner_text() == "0.3333"
     assert page.evaluate("document.title") != "pwned"
     page.fill("input[aria-label='filter runs']", "cpu-run")
     wait_until(page, "document.querySelectorAll('table.runs tbody tr').length === 1")

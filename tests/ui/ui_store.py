@@ -74,6 +74,8 @@ def build_store(root: str) -> list[str]:
     for r, name in enumerate(["baseline", HOSTILE]):
         labels = {"tags": ["cpu-run", HOSTILE[:64]], "group": "sweep-a", "notes": "the first one"} if r == 0 else {}
         with ms.init(project="viewer", store=root, name=name, config={"lr": 0.1 * (r + 1)}, **labels) as run:
+            if r == 0:
+                run.define_metric("loss", summary="min")  # the runs table shows it as loss.min
             for step in range(3):
                 run.log({"loss": 1.0 / (step + 1 + r), "val": viewer_image(step, rng),
                          "weights": ms.Histogram(rng.normal(step, 1, 1000))}, step=step)

@@ -81,7 +81,11 @@ async function runsPage(project, params) {
     state.running = page.runs.some((r) => r.state === "running");
     page.runs.forEach((r) => state.names.set(r.run_id, r.name || r.run_id));
     if (firstLoad && !state.selected.size) page.runs.slice(0, DEFAULT_SELECTED).forEach((r) => state.selected.add(r.run_id));
-    const summaryKeys = [...new Set(page.runs.flatMap((r) => Object.keys(r.summary).filter((k) => typeof r.summary[k] === "number")))].sort().slice(0, 6);
+    // Numbers of the summary, and a define_metric summary's aggregates as "key.min", "key.max", ...
+    const numbers = (r) => Object.entries(r.summary).flatMap(([k, v]) => typeof v === "number" ? [[k, v]]
+      : v && typeof v === "object" && !Array.isArray(v) && !v._kind ? Object.entries(v).filter(([, x]) => typeof x === "number").map(([a, x]) => [`${k}.${a}`, x]) : []);
+    const summaries = new Map(page.runs.map((r) => [r.run_id, new Map(numbers(r))]));
+    const summaryKeys = [...new Set([...summaries.values()].flatMap((m) => [...m.keys()]))].sort().slice(0, 6);
     // W&B's run labels, as columns only when a run on the page has them.
     const labels = [["group", "group"], ["job_type", "job type"], ["tags", "tags"]].filter(([f]) => page.runs.some((r) => r[f] && r[f].length));
     const label = (r, f) => f === "tags" ? el("td", { class: "tags" }, ...(r.tags || []).map((t) => el("span", { class: "tag" }, t))) : el("td", {}, r[f] || "");
@@ -91,7 +95,7 @@ async function runsPage(project, params) {
       el("td", { title: r.notes || "" }, link(r.name || r.run_id, runHash(project, r.run_id))), el("td", {}, r.run_id),
       el("td", { class: `state-${r.state}` }, r.state), el("td", {}, fmt(r.started_at).replace("T", " ").slice(0, 19)),
       ...labels.map(([f]) => label(r, f)),
-      ...summaryKeys.map((k) => el("td", { class: "num" }, fmt(r.summary[k])))));
+      ...summaryKeys.map((k) => el("td", { class: "num" }, fmt(summaries.get(r.run_id).get(k))))));
     tableHolder.replaceChildren(
       el("table", { class: "grid runs" }, el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "name"), el("th", {}, "run"), el("th", {}, "state"), el("th", {}, "started"),
         ...labels.map(([, title]) => el("th", {}, title)),
