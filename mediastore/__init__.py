@@ -48,8 +48,9 @@ from .media.object3d import box3d
 from .query import Store
 from .query import open_store as open
 from .run import Run, define_metric, finish, init, log, login, unwatch, watch
-from ._not_offered import (Artifact, Graph, Plotly, agent, alert, link_model, log_artifact, log_model, restore, save, sweep,
-                           use_artifact, use_model)
+from ._not_offered import (Artifact, ArtifactTTL, Classes, Graph, Plotly, agent, alert, controller, link_model, log_artifact,
+                           log_model, restore, save, sweep, use_artifact, use_model)
+from ._wandb_process import Error, require, setup, teardown, termerror, termlog, termsetup, termwarn
 from . import plot
 from .api import Api
 from .plot import plot_table
@@ -73,6 +74,17 @@ __all__ = [
     "Api",
     "plot",
     "plot_table",
+    "Error",
+    "setup",
+    "teardown",
+    "require",
+    "termsetup",
+    "termlog",
+    "termwarn",
+    "termerror",
+    "controller",
+    "Classes",
+    "ArtifactTTL",
     "sweep",
     "agent",
     "Plotly",

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["not_offered", "stub", "Artifact", "Plotly", "Graph", "save", "restore", "log_artifact",
-           "use_artifact", "log_model", "use_model", "link_model", "alert", "sweep", "agent", "NOT_OFFERED"]
+__all__ = ["not_offered", "stub", "Artifact", "ArtifactTTL", "Classes", "Plotly", "Graph", "save", "restore", "log_artifact",
+           "use_artifact", "log_model", "use_model", "link_model", "alert", "sweep", "agent", "controller", "NOT_OFFERED"]
 
 #: The nearest mediastore way for each W&B call that is not offered.
 NOT_OFFERED = {
@@ -26,6 +26,8 @@ NOT_OFFERED = {
     "figure": "interactive Plotly and Bokeh figures and wandb.Graph are not stored as such; log ms.Html(fig.to_html()) "
               "for an interactive figure, or ms.Image(fig) for a picture of it",
     "model": "model registry calls are not offered; keep checkpoints in your own bucket and name them in run.config",
+    "classes": "a class set is not a separate object; give each mask's and box set's class labels as "
+               "class_labels={0: 'background', 1: 'cat'}",
     "sweep": "hosted sweeps are not run; loop over your configs (or let Optuna or Ray Tune choose them), start a run for "
              "each with ms.init(config=..., group='<sweep name>'), and compare them in SQL",
 }
@@ -64,6 +66,8 @@ def _class(call: str, what: str) -> type:
 
 Artifact = _class("ms.Artifact", "artifacts")
 Plotly = _class("ms.Plotly", "figure")
+Classes = _class("ms.Classes", "classes")
+ArtifactTTL = _class("ms.ArtifactTTL", "artifacts")
 Graph = _class("ms.Graph", "figure")
 
 
@@ -77,3 +81,4 @@ link_model = stub("ms.link_model", "model")
 alert = stub("ms.alert", "alert")
 sweep = stub("ms.sweep", "sweep")
 agent = stub("ms.agent", "sweep")
+controller = stub("ms.controller", "sweep")

@@ -204,3 +204,23 @@ def test_run_summary_reads_what_was_logged_as_w_and_b_does(tmp_path):
         assert run.summary == {"loss": -1.0, "acc": {"max": 0.75}, "best": 3}
     stored = json.loads(ms.open(tmp_path).runs()["summary"][0])
     assert stored == {"loss": -1.0, "acc": {"max": 0.75}, "best": 3}
+
+
+def test_w_and_b_process_calls_and_terminal_output(tmp_path, capsys):
+    ms.setup()
+    ms.require("core")
+    ms.termsetup()
+    ms.termlog("logging to ./store")
+    ms.termlog("raw", prefix=False, newline=False)
+    ms.termwarn("once", repeat=False)
+    ms.termwarn("once", repeat=False)
+    ms.termerror("bad")
+    assert capsys.readouterr().err == "mediastore: logging to ./store\nrawmediastore: WARNING once\nmediastore: ERROR bad\n"
+    with pytest.raises(ms.Error):  # W&B's base exception: every mediastore error
+        ms.init(project="p", store=tmp_path, run_id="bad id")
+    a = ms.init(project="p", store=tmp_path, run_id="a")
+    b = ms.init(project="p", store=tmp_path, run_id="b")
+    ms.teardown(exit_code=1)  # every open run finishes; a non-zero code marks them crashed
+    assert ms.run is None
+    assert dict(ms.open(tmp_path).sql("SELECT run_id, state FROM runs").fetchall()) == {"a": "crashed", "b": "crashed"}
+    assert a.state == b.state == "crashed"
