@@ -249,6 +249,8 @@ class Run:
             else:
                 last = max(x for x in (previous["last_step"], self.writer.steps_on_disk(), -1) if x is not None)
                 self._step = last + 1
+        self._resumed = previous is not None
+        self._starting_step = self._step
         self.config = Config(config, on_change=self._config_changed)
         self._config_json = self._to_json(self.config, "config")
         self._write_record(finished_at=None)
@@ -854,9 +856,57 @@ class Run:
         not_offered("run.save", "save")
 
     log_code = _wandb_stub("run.log_code", "save")
+    restore = _wandb_stub("run.restore", "save")
     log_artifact = _wandb_stub("run.log_artifact", "artifacts")
     use_artifact = _wandb_stub("run.use_artifact", "artifacts")
+    link_artifact = _wandb_stub("run.link_artifact", "artifacts")
+    log_model = _wandb_stub("run.log_model", "model")
+    use_model = _wandb_stub("run.use_model", "model")
+    link_model = _wandb_stub("run.link_model", "model")
     alert = _wandb_stub("run.alert", "alert")
+
+    # -- W&B's run attributes about its server, as they read in an offline W&B run -------------
+    @property
+    def start_time(self) -> float:
+        """When the run started (its first process, for a resumed run), in seconds since the epoch."""
+        return self._started_at / 1e6
+
+    @property
+    def starting_step(self) -> int:
+        """The first step this process logs to: 0, or where a resumed run went on."""
+        return self._starting_step
+
+    @property
+    def resumed(self) -> bool:
+        """Whether this ``ms.init`` continued a run that existed (``resume=True``)."""
+        return self._resumed
+
+    @property
+    def offline(self) -> bool:
+        """True: there is no server; the rows go to the store as they are logged."""
+        return True
+
+    @property
+    def disabled(self) -> bool:
+        """Whether the run stores nothing (``mode="disabled"``)."""
+        return self._scratch
+
+    sweep_id = None  # W&B's hosted sweeps are not run
+    sweep_url = project_url = None  # no hosted pages; ``mediastore ui`` shows the store
+
+    def project_name(self) -> str:
+        """W&B's: the run's project."""
+        return self.project
+
+    def get_url(self) -> None:
+        """W&B's: None, as ``url``."""
+        return None
+
+    get_project_url = get_sweep_url = get_url
+
+    def mark_preempting(self) -> None:
+        """W&B's: tells its server the job is about to be preempted. There is no server; a killed
+        run shows as crashed, and ``resume=True`` continues it."""
 
     def __enter__(self) -> "Run":
         return self

@@ -224,3 +224,23 @@ def test_w_and_b_process_calls_and_terminal_output(tmp_path, capsys):
     assert ms.run is None
     assert dict(ms.open(tmp_path).sql("SELECT run_id, state FROM runs").fetchall()) == {"a": "crashed", "b": "crashed"}
     assert a.state == b.state == "crashed"
+
+
+def test_w_and_b_run_attributes_read_as_in_an_offline_w_and_b_run(tmp_path):
+    import time
+
+    before = time.time()
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        assert before - 1 <= run.start_time <= time.time() and run.starting_step == 0 and run.resumed is False
+        assert run.offline is True and run.disabled is False and run.sweep_id is None and run.project_name() == "p"
+        assert run.get_url() is None and run.get_project_url() is None and run.project_url is None
+        run.mark_preempting()
+        run.log({"x": 1.0})
+        run.log({"x": 2.0})
+    with ms.init(project="p", store=tmp_path, run_id="r", resume=True) as again:
+        assert again.resumed is True and again.starting_step == 2 and again.start_time == run.start_time
+    with ms.init(mode="disabled") as off:
+        assert off.disabled is True
+    for name in ("restore", "link_artifact", "log_model", "use_model", "link_model"):
+        with pytest.raises(NotImplementedError, match=rf"^run.{name}: .*\(README: Porting from W&B\)$"):
+            getattr(again, name)("x")
