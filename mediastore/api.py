@@ -27,7 +27,21 @@ _FIELDS = {"state": "state", "name": "run_id", "id": "run_id", "display_name": "
 _OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists")
 
 
-class Api:
+class _RestNotOffered:
+    """What W&B's API does beyond reading runs: ``NotImplementedError`` naming the nearest way
+    (and an ``AttributeError`` to ``hasattr``)."""
+
+    _call = "ms.Api()"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from ._not_offered import not_offered
+
+        not_offered(f"{self._call}.{name}", "api", attribute=True)
+
+
+class Api(_RestNotOffered):
     """W&B's ``wandb.Api``, reading the store at ``store`` (default ``$MEDIASTORE_STORE``, else
     ``./mediastore-data``, as ``ms.open``).
 
@@ -106,13 +120,6 @@ class Api:
             raise RunNotFoundError(f"no run {run_id!r} in project {project!r} of the store at {self.store.uri}; Api().runs({project!r}) lists them")
         return Run(self.store, rows[0])
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        from ._not_offered import not_offered
-
-        not_offered(f"ms.Api().{name}", "api", attribute=True)
-
     def __repr__(self) -> str:
         return f"<ms.Api {self.store.uri}>"
 
@@ -138,11 +145,13 @@ class Runs(list):
         return f"<ms.Api Runs {self.project} ({len(self)})>"
 
 
-class Run:
+class Run(_RestNotOffered):
     """One run as W&B's API shows it: ``id``, ``name`` (the display name, else the id), ``state``,
     ``config``, ``summary``, ``tags``, ``notes``, ``group``, ``job_type``, ``project``,
     ``created_at`` (ISO text, UTC), ``path`` (``[project, id]``: a store has no entity), and its
     ``history`` and ``scan_history``. Read when made: ``Api.run`` again for newer values."""
+
+    _call = "ms.Api run"
 
     def __init__(self, store, row: Mapping[str, Any]):
         self._store = store
@@ -211,13 +220,6 @@ class Run:
                     frame[key] = np.nan
             frame = frame[frame[keys].notna().all(axis=1)]
         return frame
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        from ._not_offered import not_offered
-
-        not_offered(f"ms.Api run.{name}", "api", attribute=True)
 
     def __repr__(self) -> str:
         return f"<ms.Api Run {self.project}/{self.id} ({self.state})>"
