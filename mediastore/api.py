@@ -169,6 +169,7 @@ class Run(_RestNotOffered):
         started = row["started_at"]
         self.created_at = started.strftime("%Y-%m-%dT%H:%M:%SZ") if started is not None else None
         self._started = started.isoformat() if started is not None else ""  # the order: to the microsecond
+        self._started_us = int(started.timestamp() * 1e6) if started is not None else 0
         self.path = [self.project, self.id]
         self.lastHistoryStep = row["last_step"] if row["last_step"] is not None else -1
         self._fields = {"state": self.state, "run_id": self.id, "name": row["name"], "group": self.group, "job_type": self.job_type,
@@ -177,8 +178,9 @@ class Run(_RestNotOffered):
 
     def history(self, samples: int = 500, keys: list[str] | None = None, x_axis: str = "_step", pandas: bool = True,
                 stream: str = "default"):
-        """The run's scalars, a row per step (``_step`` and a column per key), at most ``samples``
-        rows: evenly spaced steps, the first and last kept, as W&B samples. With ``keys``, only the
+        """The run's scalars and strings, a row per step (``_step``, a column per key, and W&B's
+        ``_runtime`` and ``_timestamp`` in seconds), at most ``samples`` rows: evenly spaced steps,
+        the first and last kept, as W&B samples. With ``keys``, ``_step`` and those keys, on the
         steps that logged every one of them. ``pandas=False``: a list of dicts.
 
         Raises
@@ -200,7 +202,8 @@ class Run(_RestNotOffered):
 
     def scan_history(self, keys: list[str] | None = None, page_size: int = 1000, min_step: int = 0,
                      max_step: int | None = None, use_cache: bool = True) -> Iterator[dict[str, Any]]:
-        """Every step's scalars, a dict per step (``_step`` and the keys it logged), from
+        """Every step's scalars and strings, a dict per step (``_step``, the keys it logged, and
+        without ``keys`` W&B's ``_runtime`` and ``_timestamp``), from
         ``min_step`` up to ``max_step`` (excluded). With ``keys``, only the steps that logged every
         one of them."""
         frame = self._frame(keys, "scan_history", "default")
@@ -214,12 +217,41 @@ class Run(_RestNotOffered):
         if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)):
             raise InvalidArgumentError(f"Run.{what}: keys must be a list of str, got {keys!r}"[:200])
         frame = self._store.history(self.id, keys or None, project=self.project).rename(columns={"step": "_step"})
+        texts = self._texts(keys)
+        if len(texts):
+            frame = frame.merge(texts, on="_step", how="outer").sort_values("_step", kind="stable").reset_index(drop=True)
         if keys:
             for key in keys:
                 if key not in frame.columns:
                     frame[key] = np.nan
+            frame = frame[["_step", *keys]]
             frame = frame[frame[keys].notna().all(axis=1)]
+        else:
+            frame = frame[["_step", *sorted(c for c in frame.columns if c != "_step")]]
+            times = self._times()
+            frame = frame.merge(times, on="_step", how="left")
         return frame
+
+    def _texts(self, keys: list[str] | None):
+        """The run's strings, a column per key (``_step`` and the keys), the later of two at a step."""
+        where = "project = ? AND run_id = ?" + (f" AND key IN ({', '.join('?' * len(keys))})" if keys else "")
+        rows = self._store.sql(
+            f"SELECT step AS _step, key, arg_max(text, logged_at) AS text FROM texts WHERE {where} GROUP BY ALL",
+            [self.project, self.id, *(keys or [])],
+        ).df()
+        return rows.pivot(index="_step", columns="key", values="text").reset_index().rename_axis(columns=None)
+
+    def _times(self):
+        """W&B's ``_timestamp`` (seconds since the epoch of each step's last log call) and
+        ``_runtime`` (seconds since the run started) of each step."""
+        times = self._store.sql(
+            "SELECT step AS _step, epoch_us(max(logged_at)) AS us FROM (SELECT step, logged_at FROM scalars WHERE project = ? "
+            "AND run_id = ? UNION ALL SELECT step, logged_at FROM texts WHERE project = ? AND run_id = ?) GROUP BY step",
+            [self.project, self.id, self.project, self.id],
+        ).df()
+        times["_runtime"] = (times.pop("us") - self._started_us) / 1e6
+        times["_timestamp"] = times["_runtime"] + self._started_us / 1e6
+        return times
 
     def __repr__(self) -> str:
         return f"<ms.Api Run {self.project}/{self.id} ({self.state})>"
@@ -232,12 +264,12 @@ def _run_rows(store, project: str) -> list[dict[str, Any]]:
 
 
 def _records(frame) -> list[dict[str, Any]]:
-    """A row per step as a dict: the keys the step logged (NaN cells left out, as W&B's rows)."""
+    """A row per step as a dict: the keys the step logged (missing cells left out, as W&B's rows)."""
     columns = list(frame.columns)
     out = []
     for row in frame.itertuples(index=False, name=None):
         record = {"_step": int(row[0])}
-        record.update((c, float(v)) for c, v in zip(columns[1:], row[1:]) if v == v)
+        record.update((c, v if isinstance(v, str) else float(v)) for c, v in zip(columns[1:], row[1:]) if v is not None and v == v)
         out.append(record)
     return out
 

@@ -117,7 +117,10 @@ def test_history_and_scan_history(store):
     uri, (a, *_) = store
     run = ms.Api(store=uri).run(f"p/{a}")
     history = run.history()
-    assert list(history.columns) == ["_step", "acc", "loss"] and history["_step"].tolist() == list(range(10))
+    assert list(history.columns) == ["_step", "acc", "loss", "_runtime", "_timestamp"] and history["_step"].tolist() == list(range(10))
+    assert (history["_runtime"].diff().dropna() >= 0).all() and 0 <= history["_runtime"].iloc[0] < 60
+    start = history["_timestamp"] - history["_runtime"]  # the run's start, the same on every row
+    np.testing.assert_allclose(start, start.iloc[0], atol=1e-3)
     np.testing.assert_allclose(history["loss"], [1 / (s + 1) for s in range(10)])
     assert run.history(keys=["acc"])["_step"].tolist() == [0, 2, 4, 6, 8]  # the steps that logged it
     both = run.history(keys=["loss", "acc"])
@@ -125,7 +128,7 @@ def test_history_and_scan_history(store):
     assert run.history(samples=3)["_step"].tolist() == [0, 4, 9]  # evenly, first and last kept
     assert run.history(keys=["acc"], pandas=False)[:2] == [{"_step": 0, "acc": 0.0}, {"_step": 2, "acc": 0.2}]
     assert run.history(keys=["nothing"]).empty
-    rows = list(run.scan_history())
+    rows = [{k: v for k, v in r.items() if k not in ("_runtime", "_timestamp")} for r in run.scan_history()]
     assert rows[1] == {"_step": 1, "loss": 0.5} and rows[2] == {"_step": 2, "acc": 0.2, "loss": pytest.approx(1 / 3)}
     assert [r["_step"] for r in run.scan_history(keys=["acc"], min_step=3, max_step=8)] == [4, 6]
 
@@ -166,3 +169,21 @@ def test_the_readme_snippet_runs_on_the_demo(tmp_path, capsys):
     exec(snippet.replace('"./mediastore-data"', repr(str(tmp_path / "demo"))), {"ms": ms})
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith("segnet-lr0.0003 0.0003 ")  # the one run with lr < 0.001
+
+
+def test_history_holds_strings_and_w_and_b_times(tmp_path):
+    import time
+
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        started = time.time()
+        run.log({"loss": 1.0, "phase": "train"})
+        run.log({"phase": "eval"})  # a step of strings alone
+        run.log({"loss": 0.5})
+    api_run = ms.Api(store=str(tmp_path)).run("p/r")
+    history = api_run.history()
+    assert list(history.columns) == ["_step", "loss", "phase", "_runtime", "_timestamp"]
+    assert history["phase"].tolist()[:2] == ["train", "eval"] and history["loss"].isna().tolist() == [False, True, False]
+    assert abs(history["_timestamp"].iloc[0] - started) < 5 and 0 <= history["_runtime"].iloc[0] < 5
+    assert api_run.history(keys=["loss", "phase"]).values.tolist() == [[0, 1.0, "train"]]  # steps with both
+    rows = list(api_run.scan_history(keys=["phase"]))
+    assert [(r["_step"], r["phase"]) for r in rows] == [(0, "train"), (1, "eval")]
