@@ -187,3 +187,15 @@ def test_history_holds_strings_and_w_and_b_times(tmp_path):
     assert api_run.history(keys=["loss", "phase"]).values.tolist() == [[0, 1.0, "train"]]  # steps with both
     rows = list(api_run.scan_history(keys=["phase"]))
     assert [(r["_step"], r["phase"]) for r in rows] == [(0, "train"), (1, "eval")]
+
+
+@pytest.mark.parametrize("version, runs", [("v1", {"v1a": 6, "v1b": 6}), ("v3", {"v3a": 5, "v3b": 12})])
+def test_stores_of_earlier_formats_read_through_the_api(tmp_path, version, runs):
+    import shutil
+    from pathlib import Path
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / f"store-{version}", tmp_path / "s")
+    api = ms.Api(store=str(tmp_path / "s"))
+    found = {r.id: len(r.history()) for r in api.runs("old")}
+    assert found == runs
+    assert all(len(list(r.scan_history(keys=["loss"]))) == n for r, n in zip(api.runs("old"), runs.values()))
