@@ -952,6 +952,9 @@ def _classify(data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | N
             out[full] = Table(dataframe=value)._prepare()
         elif is_matplotlib(value):  # a figure, or pyplot itself, as W&B logs them: a picture
             out[full] = Image(value)._prepare()
+        elif (type(value).__module__ or "").startswith(("plotly.", "bokeh.")):  # W&B stores them as its own charts
+            library = type(value).__module__.split(".", 1)[0].capitalize()
+            not_offered(f"run.log of a {library} {type(value).__name__} under {full!r}", "figure")
         elif isinstance(value, Mapping):
             _classify(value, full + ".", out)
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Media) for v in value):

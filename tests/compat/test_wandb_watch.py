@@ -139,3 +139,15 @@ def test_a_property_that_is_not_offered_is_no_attribute_to_introspection(tmp_pat
         assert not hasattr(run, "dir")  # hasattr, IPython's completion, inspect.getmembers see nothing
         with pytest.raises(NotImplementedError, match=r"^run.dir: files are not uploaded"):
             run.dir
+
+
+def test_a_plotly_figure_logged_names_the_nearest_way_which_works(tmp_path):
+    go = pytest.importorskip("plotly.graph_objects", reason="needs plotly (the dev extra)")
+    figure = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
+    with ms.init(project="p", store=tmp_path, run_id="r") as run:
+        with pytest.raises(NotImplementedError, match=r"^run.log of a Plotly Figure under 'chart': .*log ms.Html\(fig.to_html\(\)\)"):
+            run.log({"chart": figure, "loss": 1.0})
+        run.log({"chart": ms.Html(figure.to_html(include_plotlyjs="cdn"))})  # the way it names
+    store = ms.open(tmp_path)
+    assert store.sql("SELECT key, step FROM html").fetchall() == [("chart", 0)]  # the refused call stored nothing
+    assert store.history("r").empty
