@@ -46,7 +46,7 @@ from .errors import (
     StoreUnavailableError,
 )
 from ._not_offered import not_offered, stub as _wandb_stub
-from .run_config import Config, parse_config
+from .run_config import Config, defaults_config, parse_config
 from .media.base import Media
 from .media.table import Table, is_dataframe
 from .plot import CustomChart
@@ -166,6 +166,7 @@ class Run:
         labels: Mapping[str, Any] | None = None,
         must_exist: bool = False,
         scratch: bool = False,
+        defaults: Mapping[str, Any] | None = None,
     ):
         from .writer import RunWriter
 
@@ -249,6 +250,8 @@ class Run:
             else:
                 last = max(x for x in (previous["last_step"], self.writer.steps_on_disk(), -1) if x is not None)
                 self._step = last + 1
+        if defaults:
+            config = {**defaults, **config}  # config-defaults.yaml: under everything else
         self._resumed = previous is not None
         self._starting_step = self._step
         self.config = Config(config, on_change=self._config_changed)
@@ -1098,7 +1101,8 @@ def init(
     recover(location)  # what killed writers of this store on this machine left in the spool
     global _current
     run = Run(location, project, run_id, name, config, resume, settings or Settings(), process=label, shared=mode == "shared",
-              labels=labels, must_exist=must_exist, scratch=disabled)
+              labels=labels, must_exist=must_exist, scratch=disabled, defaults=_filter_config(defaults_config(), config_exclude_keys,
+                                                                                              config_include_keys))
     _current = run
     return run
 

@@ -16,6 +16,8 @@ Rules:
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -24,10 +26,17 @@ from .errors import InvalidConfigError
 __all__ = ["Config", "parse_config"]
 
 
+#: The file W&B reads into every run's config from the working directory (lowest priority).
+DEFAULTS_FILE = "config-defaults.yaml"
+
+
 def parse_config(source: Any, where: str = "config") -> dict[str, Any]:
-    """A plain dict from a Mapping, an ``argparse.Namespace`` (or any object with ``__dict__``), or None."""
+    """A plain dict from a Mapping, an ``argparse.Namespace`` (or any object with ``__dict__``),
+    a path to a YAML file (str or ``os.PathLike``, as W&B's), or None."""
     if source is None:
         return {}
+    if isinstance(source, (str, os.PathLike)):
+        return config_file(source, where)
     if isinstance(source, Mapping):
         return dict(source)
     if hasattr(source, "__dict__") and not isinstance(source, type):
@@ -36,6 +45,41 @@ def parse_config(source: Any, where: str = "config") -> dict[str, Any]:
         f"{where} must be a dict or an argparse.Namespace, got {type(source).__name__} {source!r:.80}; "
         "pass dict(...) or vars(...) of it"
     )
+
+
+def config_file(path: str | os.PathLike, where: str = "config") -> dict[str, Any]:
+    """The config in a YAML file, as W&B reads one: a mapping of keys to values, where a value
+    given as ``{"value": v, "desc": ...}`` (W&B's ``config-defaults.yaml`` form) is ``v``, and an
+    optional ``wandb_version: 1``.
+
+    Raises
+    ------
+    InvalidConfigError
+        The file is missing, is not YAML, is not a mapping, or has another ``wandb_version``.
+    """
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            loaded = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise InvalidConfigError(f"{where}: the config file {os.fspath(path)!r} does not exist; pass a dict, or the path of a YAML file") from None
+    except yaml.YAMLError as exc:
+        raise InvalidConfigError(f"{where}: {os.fspath(path)!r} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, Mapping):
+        raise InvalidConfigError(f"{where}: {os.fspath(path)!r} holds a {type(loaded).__name__}; a config file maps keys to values")
+    loaded = dict(loaded)
+    version = loaded.pop("wandb_version", None)
+    if version not in (None, 1):
+        raise InvalidConfigError(f"{where}: {os.fspath(path)!r} has wandb_version {version!r}; W&B's config files are version 1")
+    return {str(k): v["value"] if isinstance(v, Mapping) and "value" in v else v for k, v in loaded.items()}
+
+
+def defaults_config() -> dict[str, Any]:
+    """``config-defaults.yaml`` of the working directory, as W&B loads it into every run, else {}."""
+    return config_file(DEFAULTS_FILE, DEFAULTS_FILE) if os.path.isfile(DEFAULTS_FILE) else {}
 
 
 def _checked(key: Any, value: Any) -> Any:

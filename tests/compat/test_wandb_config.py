@@ -124,3 +124,42 @@ def test_config_and_runs_view_after_resume_keep_earlier_keys(tmp_path):
     with ms.init(project="p", store=tmp_path, run_id="r", resume=True, config={"lr": 0.2}) as run:
         assert run.config.as_dict() == {"lr": 0.2, "steps": 10}
     assert stored_config(tmp_path) == {"lr": 0.2, "steps": 10}
+
+
+# -- W&B's config files ----------------------------------------------------------------------------
+
+
+def test_init_reads_a_yaml_config_file_as_w_and_b(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("wandb_version: 1\nlr:\n  desc: learning rate\n  value: 0.1\nepochs: 3\nopt: {name: adam}\n")
+    with ms.init(project="p", store=tmp_path / "s", config=str(path)) as run:  # W&B's {value: ...} form, and plain values
+        assert run.config.as_dict() == {"lr": 0.1, "epochs": 3, "opt": {"name": "adam"}}
+    with ms.init(project="p", store=tmp_path / "s", config=path, config_exclude_keys=["opt"]) as run:  # a Path too
+        assert run.config.as_dict() == {"lr": 0.1, "epochs": 3}
+
+
+@pytest.mark.parametrize("text, match", [
+    (None, r"the config file '.*missing.yaml' does not exist; pass a dict, or the path of a YAML file"),
+    ("- a\n- b\n", r"holds a list; a config file maps keys to values"),
+    ("wandb_version: 2\nlr: 1\n", r"has wandb_version 2; W&B's config files are version 1"),
+    ("lr: [1\n", r"is not valid YAML"),
+])
+def test_a_bad_config_file_is_refused_with_the_fix(tmp_path, text, match):
+    path = tmp_path / "missing.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ms.InvalidConfigError, match=match):
+        ms.init(project="p", store=tmp_path / "s", config=str(path))
+    assert not (tmp_path / "s" / "runs").exists()  # nothing stored
+
+
+def test_config_defaults_yaml_is_read_under_everything_else(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config-defaults.yaml").write_text("batch:\n  desc: batch size\n  value: 32\nlr:\n  value: 1.0\n")
+    store = str(tmp_path / "s")
+    with ms.init(project="p", store=store, run_id="r", config={"lr": 0.5}) as run:
+        assert run.config.as_dict() == {"batch": 32, "lr": 0.5}  # the given config wins
+        run.config.batch = 64
+    with ms.init(project="p", store=store, run_id="r", resume=True) as run:
+        assert run.config.as_dict() == {"batch": 64, "lr": 0.5}  # and so does the run's own, on resume
+    assert stored_config(store) == {"batch": 64, "lr": 0.5}
