@@ -136,6 +136,9 @@ def test_init_reads_a_yaml_config_file_as_w_and_b(tmp_path):
         assert run.config.as_dict() == {"lr": 0.1, "epochs": 3, "opt": {"name": "adam"}}
     with ms.init(project="p", store=tmp_path / "s", config=path, config_exclude_keys=["opt"]) as run:  # a Path too
         assert run.config.as_dict() == {"lr": 0.1, "epochs": 3}
+    with ms.init(project="p", store=tmp_path / "s", config={"lr": 9}) as run:
+        run.config.update(str(path))  # config.update takes a file too, as W&B's
+        assert run.config.as_dict() == {"lr": 0.1, "epochs": 3, "opt": {"name": "adam"}}
 
 
 @pytest.mark.parametrize("text, match", [
