@@ -5,7 +5,8 @@ it: under the key ``"cm_table"`` (``"Custom Chart Tables/cm_table"`` with
 ``split_table=True``), a row of the ``tables`` view, read back with ``store.table(run,
 "cm_table")`` and queried in SQL. W&B keeps the chart itself (its Vega spec's name, fields
 and strings) in the run's config; here it is in the run's summary, under the table's key
-(``summary["cm_table"]["chart"]``). Charts are not drawn: the viewer shows the table.
+(``summary["cm_table"]["chart"]``), where the viewer finds it to draw W&B's own specs above the
+table.
 
 The curves are computed here, with numpy: ``pr_curve`` and ``roc_curve`` give the points W&B
 gets from scikit-learn (which is not needed), and ``confusion_matrix`` counts as W&B does.
@@ -20,6 +21,7 @@ from typing import Any
 
 from ._lazy import np
 from .errors import InvalidMediaError, InvalidMediaTypeError, LossyConversionWarning
+from .media.base import as_array, is_torch_tensor
 from .media.table import Table, is_dataframe
 
 __all__ = ["CustomChart", "plot_table", "line", "scatter", "bar", "histogram", "line_series", "confusion_matrix",
@@ -168,13 +170,19 @@ def histogram(table: Any, value: str, title: str = "", split_table: bool = False
 
 def _values(value: Any, what: str, call: str) -> list[Any]:
     """A sequence given as a list, tuple, numpy array or tensor, as a list of Python values."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+    if is_torch_tensor(value):
+        value = as_array(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise InvalidMediaTypeError(f"{call}: {what} must be a sequence (list, tuple, numpy array), got {type(value).__name__}")
     return [v.item() if isinstance(v, np.generic) else v for v in value]
+
+
+def _float_array(value: Any) -> Any:
+    """Scores given as a list, array or tensor (as `as_array` reads them), as float64."""
+    array = as_array(value)
+    return np.asarray(value if array is None else array, dtype=np.float64)
 
 
 def line_series(xs: Any, ys: Any, keys: Iterable[str] | None = None, title: str = "", xname: str = "x",
@@ -269,7 +277,7 @@ def confusion_matrix(probs: Any = None, y_true: Any = None, preds: Any = None, c
         raise InvalidMediaError(f"{call}: y_true= (the true labels) is required")
     y_true = _values(y_true, "y_true", call)
     if probs is not None:
-        p = np.asarray(probs.detach().cpu().numpy() if hasattr(probs, "detach") else probs, dtype=np.float64)
+        p = _float_array(probs)
         if p.ndim != 2 or not p.shape[1]:
             raise InvalidMediaError(f"{call}: probs must be 2-D (examples, classes), got shape {p.shape}")
         preds = p.argmax(axis=1).tolist()
@@ -344,7 +352,7 @@ def _curve_classes(call: str, y_true: Any, y_probas: Any, labels: Any, classes_t
     if y_probas is None:
         raise InvalidMediaError(f"{call}: y_probas= (a row of class probabilities per example) is required")
     try:
-        p = np.asarray(y_probas.detach().cpu().numpy() if hasattr(y_probas, "detach") else y_probas, dtype=np.float64)
+        p = _float_array(y_probas)
     except (TypeError, ValueError) as exc:
         raise InvalidMediaTypeError(f"{call}: y_probas must be numbers, a row per example: {exc}") from None
     classes = np.unique(y)
