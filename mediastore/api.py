@@ -18,6 +18,7 @@ from typing import Any
 
 from ._lazy import np
 from .errors import InvalidArgumentError, RunNotFoundError
+from .media.base import evenly_spaced
 
 __all__ = ["Api", "Run", "Runs", "Project"]
 
@@ -196,7 +197,7 @@ class Run(_RestNotOffered):
                 raise InvalidArgumentError(f"Run.history: x_axis={x_axis!r} is not a logged key of run {self.id!r}")
             frame = frame[frame[x_axis].notna()]
         if len(frame) > samples > 0:
-            frame = frame.iloc[np.unique(np.linspace(0, len(frame) - 1, samples).round().astype(np.int64))]
+            frame = frame.iloc[evenly_spaced(len(frame), samples)]
         frame = frame.reset_index(drop=True)
         return frame if pandas else _records(frame)
 

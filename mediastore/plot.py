@@ -21,7 +21,7 @@ from typing import Any
 
 from ._lazy import np
 from .errors import InvalidMediaError, InvalidMediaTypeError, LossyConversionWarning
-from .media.base import as_array, is_torch_tensor
+from .media.base import as_array, evenly_spaced, is_torch_tensor
 from .media.table import Table, is_dataframe
 
 __all__ = ["CustomChart", "plot_table", "line", "scatter", "bar", "histogram", "line_series", "confusion_matrix",
@@ -394,7 +394,7 @@ def _curve_table(call: str, columns: list[str], curves: list[tuple[Any, Any, Any
         thinned = []
         for label, a, b in curves:
             if len(a) > keep:
-                idx = np.unique(np.linspace(0, len(a) - 1, keep).round().astype(np.int64))
+                idx = evenly_spaced(len(a), keep)
                 a, b = a[idx], b[idx]
             thinned.append((label, a, b))
         curves = thinned

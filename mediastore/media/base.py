@@ -221,6 +221,15 @@ def as_array(value: Any) -> np.ndarray | None:
     return None
 
 
+def evenly_spaced(count: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` of ``count`` items, evenly spaced with the first and the last
+    kept (every index when there are no more than ``most``): how a long series is thinned for
+    a chart, a heat map or a sampled history."""
+    if count <= most:
+        return np.arange(count)
+    return np.linspace(0, count - 1, most).round().astype(np.intp)  # distinct: they are >= 1 apart
+
+
 def is_null(value: Any) -> bool:
     """NULL as DuckDB, pandas or Arrow give it back: None, NaN (pandas 3 for a NULL string when
     the column has values), or pd.NA."""

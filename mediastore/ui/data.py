@@ -17,7 +17,7 @@ import numpy as np
 from ..packer import PACKS
 from ..storage import _EXTENSIONS
 from ..errors import MediaStoreError
-from ..media.base import registered_kinds
+from ..media.base import evenly_spaced, registered_kinds
 from ..query import Store
 
 #: Line-chart points per run and key: enough for a wide screen, few enough for 100 runs at once.
@@ -249,7 +249,7 @@ class ViewerData:
         if not rows:
             raise ViewerQueryError(f"no histogram {key!r} in run {run_id!r}")
         if len(rows) > HEATMAP_STEPS:
-            rows = [rows[int(i)] for i in np.linspace(0, len(rows) - 1, HEATMAP_STEPS).round()]
+            rows = [rows[i] for i in evenly_spaced(len(rows), HEATMAP_STEPS)]
         lo = min(r["bins"][0] for r in rows)
         hi = max(r["bins"][-1] for r in rows)
         if not hi > lo:
@@ -297,7 +297,7 @@ class ViewerData:
             frame = self.store.table(run_id, key, step=step, project=project)
         wanted = [c for c in dict.fromkeys(columns) if c in frame.columns]
         if len(frame) > CHART_ROWS:
-            frame = frame.iloc[np.linspace(0, len(frame) - 1, CHART_ROWS).round().astype(int)]
+            frame = frame.iloc[evenly_spaced(len(frame), CHART_ROWS)]
         rows = [[jsonable(v) for v in record] for record in frame[wanted].itertuples(index=False, name=None)]
         return {"columns": wanted, "num_rows": len(rows), "rows": rows}
 
