@@ -116,7 +116,7 @@ class Api(_RestNotOffered):
         project = parts[-2] if len(parts) >= 2 else self.overrides.get("project")
         if project is None:
             raise InvalidArgumentError(f"Api.run({path!r}): no project given; pass 'project/{run_id}'")
-        rows = [row for row in _run_rows(self.store, project) if row["run_id"] == run_id]
+        rows = _run_rows(self.store, project, run_id)
         if not rows:
             raise RunNotFoundError(f"no run {run_id!r} in project {project!r} of the store at {self.store.uri}; Api().runs({project!r}) lists them")
         return Run(self.store, rows[0])
@@ -169,8 +169,7 @@ class Run(_RestNotOffered):
         self.notes, self.group, self.job_type = row["notes"], row["group"], row["job_type"]
         started = row["started_at"]
         self.created_at = started.strftime("%Y-%m-%dT%H:%M:%SZ") if started is not None else None
-        self._started = started.isoformat() if started is not None else ""  # the order: to the microsecond
-        self._started_us = int(started.timestamp() * 1e6) if started is not None else 0
+        self._started_us = int(started.timestamp() * 1e6) if started is not None else 0  # the order, and _runtime
         self.path = [self.project, self.id]
         self.lastHistoryStep = row["last_step"] if row["last_step"] is not None else -1
         self._fields = {"state": self.state, "run_id": self.id, "name": row["name"], "group": self.group, "job_type": self.job_type,
@@ -250,16 +249,21 @@ class Run(_RestNotOffered):
             "AND run_id = ? UNION ALL SELECT step, logged_at FROM texts WHERE project = ? AND run_id = ?) GROUP BY step",
             [self.project, self.id, self.project, self.id],
         ).df()
-        times["_runtime"] = (times.pop("us") - self._started_us) / 1e6
-        times["_timestamp"] = times["_runtime"] + self._started_us / 1e6
+        us = times.pop("us")
+        times["_runtime"] = (us - self._started_us) / 1e6
+        times["_timestamp"] = us / 1e6
         return times
 
     def __repr__(self) -> str:
         return f"<ms.Api Run {self.project}/{self.id} ({self.state})>"
 
 
-def _run_rows(store, project: str) -> list[dict[str, Any]]:
-    frame = store.runs(project)
+def _run_rows(store, project: str, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The ``runs`` rows of a project, or of one of its runs (filtered by the view's query)."""
+    if run_id is None:
+        frame = store.runs(project)
+    else:
+        frame = store.sql("SELECT * FROM runs WHERE project = ? AND run_id = ?", [project, run_id]).df()
     frame = frame.astype(object).where(frame.notna(), None)
     return frame.to_dict("records")
 
@@ -353,7 +357,7 @@ def _ordered(runs: list[Run], order: str) -> list[Run]:
     descending = order.startswith("-")
     field = order.lstrip("+-")
     if field in ("created_at", "createdAt"):
-        key = lambda r: (r._started, r.id)  # noqa: E731
+        key = lambda r: (r._started_us, r.id)  # noqa: E731
     elif field.startswith(("config.", "summary_metrics.")):
         def key(r):
             value = _lookup(r._fields, field)
