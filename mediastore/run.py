@@ -241,7 +241,7 @@ class Run:
                 config = {**json.loads(previous["config"]), **config}
             if previous.get("metrics"):
                 self._metrics = json.loads(previous["metrics"])
-                self._summarised = any("summary" in d for d in self._metrics.values())
+                self._definitions_changed()
             if previous["summary"]:
                 self._last = json.loads(previous["summary"])
             self._started_at = previous["started_at"]
@@ -398,6 +398,12 @@ class Run:
         self._last.update(values)
 
     # -- define_metric's summaries ------------------------------------------------------------
+    def _definitions_changed(self) -> None:
+        """The metric definitions changed: find again which apply to each key, and whether any
+        asks for a summary (run.log folds values in only then)."""
+        self._specs.clear()
+        self._summarised = any("summary" in d for d in self._metrics.values())
+
     def _summary_spec(self, key: str) -> Any:
         """(none, aggregates) of the definition that applies to ``key``, or None: its own, else the
         first glob (``"val/*"``) it matches, as W&B picks them."""
@@ -689,8 +695,7 @@ class Run:
         if overwrite is False and name in self._metrics:
             definition = {**self._metrics[name], **definition}
         self._metrics[name] = definition
-        self._specs.clear()
-        self._summarised = any("summary" in d for d in self._metrics.values())
+        self._definitions_changed()
         self._config_changed()
         return dict(definition)
 
