@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImportSourceError, MediaStoreError
+from ..plot import _SPLIT_SECTION, CustomChart
 from ._common import IMPORT_KEY, HistogramMerges, ImportedRun, Progress, existing_import, name_from_path
 
 __all__ = ["import_wandb", "read_records", "find_run_folders"]
@@ -427,10 +428,14 @@ def _import_run(folder: Path, location, store, project: str | None, storage_opti
                 raise ImportSourceError(f"step {step} of W&B run {source.run_id!r} ({folder}) cannot be imported: {exc}") from exc
             logged_at = int(timestamp * 1e6) if isinstance(timestamp, (int, float)) else run._started_at
             for table_key in charts.keys() & values.keys():
-                key, chart = charts[table_key](values[table_key])
-                if chart is not None:  # logged under the chart's key, its table lands at table_key again
-                    del values[table_key]
-                    values[key] = chart
+                key, panel = charts[table_key]
+                try:
+                    chart = CustomChart(values[table_key], panel["panelDefId"], panel.get("fieldSettings") or {},
+                                        panel.get("stringSettings") or {}, split_table=table_key != f"{key}_table")
+                except MediaStoreError:  # not a table, or a spec that is not JSON: the table alone
+                    continue
+                del values[table_key]  # logged under the chart's key, its table lands at table_key again
+                values[key] = chart
             if values:
                 run._log_at(values, step, logged_at)
                 result.count(values)
@@ -450,13 +455,11 @@ def _import_run(folder: Path, location, store, project: str | None, storage_opti
     return result
 
 
-def _charts(config: dict) -> dict[str, Any]:
+def _charts(config: dict) -> dict[str, tuple[str, dict]]:
     """W&B's custom charts (``wandb.plot``), which its config keeps under ``_wandb.visualize``:
-    for the key of each chart's table, a function of the imported table giving the chart's key
-    and an ``ms.plot`` chart of it (None if it cannot be one), which the run logs in the table's
-    place: the table lands under the same key, and the chart's spec goes into the summary."""
-    from ..plot import _SPLIT_SECTION, CustomChart
-
+    for the key of each chart's table, the chart's key and its panel config. The run logs an
+    ``ms.plot`` chart under that key in the table's place: the table lands under the same key,
+    and the chart's spec goes into the summary."""
     found = {}
     visualize = (config.get("_wandb") or {}).get("visualize") or {}
     for key, chart in visualize.items() if isinstance(visualize, dict) else ():
@@ -464,16 +467,8 @@ def _charts(config: dict) -> dict[str, Any]:
         if not isinstance(panel, dict) or not isinstance(panel.get("panelDefId"), str):
             continue
         table_key = _table_key(panel.get("userQuery")) or f"{key}_table"
-        split = table_key == f"{_SPLIT_SECTION}/{key}_table"
-
-        def make(table, key=key, spec=panel, split=split):
-            try:
-                return key, CustomChart(table, spec["panelDefId"], spec.get("fieldSettings") or {}, spec.get("stringSettings") or {}, split)
-            except MediaStoreError:  # not a table, or a spec that is not JSON: the table alone
-                return key, None
-
         if table_key in (f"{key}_table", f"{_SPLIT_SECTION}/{key}_table"):
-            found[table_key] = make
+            found[table_key] = (key, panel)
     return found
 
 
