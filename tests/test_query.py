@@ -59,6 +59,25 @@ def test_history_later_write_wins_for_a_repeated_step(store_uri):
     assert history["a"].tolist() == [0.0, 100.0, 2.0, 3.0]
 
 
+def test_history_over_files_whose_keys_differ(store_uri):
+    # Batches of 5 rows: 14 files, each with its own dictionary of keys (some with "b" first,
+    # some without "b", "c" only at the end): history reads each file's key codes as they are.
+    with ms.init(project="p", store=store_uri, run_id="r", settings=ms.Settings(flush_rows=5, compact_on_finish=False)) as run:
+        for step in range(30):
+            run.log({**({"b": -step} if step % 3 else {}), "a": step, **({"c": 0.5} if step > 25 else {})})
+    store = ms.open(store_uri)
+    assert len(store._catalog.live_files("scalars", "p", "r")) > 2
+    history = store.history("r")
+    rows = store.sql("SELECT step, key, value FROM scalars WHERE run_id = 'r'").df()
+    expected = rows.pivot(index="step", columns="key", values="value").reset_index().rename_axis(columns=None)
+    pd.testing.assert_frame_equal(history, expected[["step", "a", "b", "c"]], check_dtype=False)
+    picked = store.history("r", keys=["c", "b"])
+    assert list(picked.columns) == ["step", "c", "b"]
+    assert picked.loc[picked["step"] == 28, ["c", "b"]].values.tolist() == [[0.5, -28.0]]
+    history.loc[0, "a"] = 99.0  # the frame is the caller's: a later read is not changed by it
+    assert store.history("r")["a"].iloc[0] == 0.0
+
+
 def test_history_errors(two_runs):
     store = ms.open(two_runs)
     with pytest.raises(ms.RunNotFoundError, match=r"no run 'nope' in the store"):
