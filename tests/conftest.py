@@ -20,17 +20,22 @@ BUCKET = "mediastore-test"
 
 @pytest.fixture(autouse=True, scope="session")
 def _local_cache(tmp_path_factory):
-    """Object-store reads go through a cache of the session's own, not the user's ~/.cache
-    (child processes the tests start inherit it)."""
+    """Object-store reads go through a cache of the session's own, and writers spool into a
+    spool of its own, not the user's ~/.cache (child processes the tests start inherit both).
+    A run's spool leaves its project's folder behind under its store's key, by design: a
+    session's thousands of throw-away stores would leave as many folders in ~/.cache."""
     import os
 
-    saved = os.environ.get("MEDIASTORE_CACHE")
-    os.environ["MEDIASTORE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    names = {"MEDIASTORE_CACHE": "cache", "MEDIASTORE_SPOOL": "spool"}
+    saved = {name: os.environ.get(name) for name in names}
+    for name, folder in names.items():
+        os.environ[name] = str(tmp_path_factory.mktemp(folder))
     yield
-    if saved is None:
-        os.environ.pop("MEDIASTORE_CACHE", None)
-    else:
-        os.environ["MEDIASTORE_CACHE"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
