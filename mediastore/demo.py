@@ -151,7 +151,7 @@ GROUP BY ALL ORDER BY final_loss""",
     (
         "Validation images where a predicted 'car' box scored below 0.5, across runs",
         """SELECT run_id, step, key, idx, b.label, round(b.scores['score'], 3) AS score, blob.uri
-FROM images, unnest(boxes) AS t(b)
+FROM (SELECT run_id, step, key, idx, blob, unnest(boxes) AS b FROM images)
 WHERE b.name = 'predictions' AND b.label = 'car' AND b.scores['score'] < 0.5
 ORDER BY score LIMIT 10""",
     ),

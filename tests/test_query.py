@@ -135,3 +135,27 @@ def test_other_readers_see_plain_hive_parquet(local_store):
         run.log({"a": 1.0})
     table = ds.dataset(f"{local_store}/scalars", format="parquet", partitioning="hive").to_table()
     assert table.select(["project", "run", "step", "key", "value"]).to_pylist() == [{"project": "p", "run": "r", "step": 0, "key": "a", "value": 1.0}]
+
+
+def test_readme_box_query_gives_the_rows_of_the_join_form(tmp_path, rgb):
+    """The README's query over boxes (unnest in a subquery's select list, for speed) returns what
+    the `FROM images, unnest(boxes)` form it names returns."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"SQL reaches inside overlays.*?```sql\n(.*?)```", readme, re.DOTALL)
+    assert block, "the README's box query moved: point this test at it"
+    query = block.group(1).strip().rstrip(";").replace("step > 1000", "step > 10")  # the steps this store has
+    rng = np.random.default_rng(1)
+    with ms.init(project="p", store=str(tmp_path / "s"), run_id="r") as run:
+        for step in range(30):
+            boxes = [{"position": {"minX": 0.1, "maxX": 0.5, "minY": 0.2, "maxY": 0.6}, "class_id": int(rng.integers(0, 3)),
+                      "scores": {"score": float(rng.random())}} for _ in range(int(rng.integers(0, 4)))]
+            run.log({"img": [ms.Image(rgb, boxes={"predictions": {"box_data": boxes, "class_labels": {0: "car", 1: "bus", 2: "cat"}}})
+                             for _ in range(2)]})
+    store = ms.open(str(tmp_path / "s"))
+    join_form = query.replace("FROM (SELECT run_id, step, key, idx, unnest(boxes) AS b FROM images)", "FROM images, unnest(boxes) AS t(b)")
+    assert join_form != query
+    got, expected = sorted(store.sql(query).fetchall()), sorted(store.sql(join_form).fetchall())
+    assert got == expected and len(got) > 3

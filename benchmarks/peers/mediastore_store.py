@@ -15,7 +15,7 @@ NOTES = {
     "W3": "ms.Histogram(x) (64 bins) + finish",
     "W4": "ms.Table(dataframe=df) + finish",
     "W5": "ms.open(store).history(run_id)",
-    "W6": "ms.open(store).sql(): unnest(boxes), label/score filter",
+    "W6": "ms.open(store).sql(): unnest(boxes) in a subquery, label/score filter",
     "S": "import mediastore + ms.init + finish",
 }
 
@@ -66,8 +66,10 @@ def w2(ctx: Ctx):
 def w6(ctx: Ctx, store_path) -> None:
     import mediastore as ms
 
+    # The unnest in a subquery's select list, as the README advises: DuckDB plans
+    # `FROM images, unnest(boxes) AS t(b)` as a join (13-14 ms here against 3.5 for this form).
     query = (
-        "SELECT DISTINCT step, idx FROM images, unnest(boxes) AS t(b) "
+        "SELECT DISTINCT step, idx FROM (SELECT step, idx, unnest(boxes) AS b FROM images) "
         "WHERE b.label = ? AND b.scores['score'] < ?"
     )
     with ctx.timed():
