@@ -159,3 +159,28 @@ def test_readme_box_query_gives_the_rows_of_the_join_form(tmp_path, rgb):
     assert join_form != query
     got, expected = sorted(store.sql(query).fetchall()), sorted(store.sql(join_form).fetchall())
     assert got == expected and len(got) > 3
+
+
+def test_a_store_opened_again_reads_no_footer_it_read_before(tmp_path, monkeypatch):
+    """What published files' footers said is kept for the process, by store and file version:
+    a second ms.open reads none of them again, and a file rewritten since (a resumed run's
+    compaction) is read again, with its new rows."""
+    import importlib
+
+    catalog = importlib.import_module("mediastore.catalog")
+    uri = str(tmp_path / "s")
+    for r in range(3):
+        with ms.init(project="p", store=uri, run_id=f"r{r}") as run:
+            for step in range(5):
+                run.log({"a": float(step)})
+    query = "SELECT run_id, count(*) FROM scalars GROUP BY run_id ORDER BY run_id"
+    assert ms.open(uri).sql(query).fetchall() == [("r0", 5), ("r1", 5), ("r2", 5)]
+    reads = []
+    real = catalog.pq.read_metadata
+    monkeypatch.setattr(catalog.pq, "read_metadata", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    assert ms.open(uri).sql(query).fetchall() == [("r0", 5), ("r1", 5), ("r2", 5)]
+    assert reads == []
+    with ms.init(project="p", store=uri, run_id="r1", resume=True) as run:
+        run.log({"a": 9.0})  # finish rewrites r1's published file under its own name
+    assert ms.open(uri).sql(query).fetchall() == [("r0", 5), ("r1", 6), ("r2", 5)]
+    assert len(reads) >= 1 and all("run=r1" in str(path) for path in reads)
