@@ -433,6 +433,13 @@ class Store:
         key = table.column("key")
         names = key.chunk(0).dictionary.to_pylist() if key.num_chunks else []
         codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in key.chunks] or [np.empty(0, np.int32)])
+        if keys is not None:
+            # The dictionary holds every key of the files, the rows only those asked for: the
+            # grid gets a column for each of these alone.
+            kept = [i for i, name in enumerate(names) if name in set(keys)]
+            renumber = np.zeros(len(names), dtype=np.intp)
+            renumber[kept] = np.arange(len(kept))
+            codes, names = renumber[codes], [names[i] for i in kept]
         # Files are step-sorted: when the concatenation is too, the step index is one pass.
         if steps.size and np.all(steps[1:] >= steps[:-1]):
             boundaries = np.empty(steps.size, dtype=bool)

@@ -184,3 +184,17 @@ def test_a_store_opened_again_reads_no_footer_it_read_before(tmp_path, monkeypat
         run.log({"a": 9.0})  # finish rewrites r1's published file under its own name
     assert ms.open(uri).sql(query).fetchall() == [("r0", 5), ("r1", 6), ("r2", 5)]
     assert len(reads) >= 1 and all("run=r1" in str(path) for path in reads)
+
+
+def test_history_of_some_keys_makes_columns_for_those_alone(store_uri, monkeypatch):
+    """The files' key dictionaries name every key; a history of two keys grids those two."""
+    with ms.init(project="p", store=store_uri, run_id="r") as run:
+        for step in range(6):
+            run.log({f"k{i:02d}": float(step * i) for i in range(40)})
+    grids = []
+    real_full = np.full
+    monkeypatch.setattr(np, "full", lambda shape, *a, **k: grids.append(shape) or real_full(shape, *a, **k))
+    picked = ms.open(store_uri).history("r", keys=["k07", "k31"])
+    assert list(picked.columns) == ["step", "k07", "k31"]
+    assert picked["k31"].tolist() == [31.0 * s for s in range(6)]
+    assert [shape for shape in grids if isinstance(shape, tuple)] == [(6, 2)]  # the grid (np.full is used elsewhere too)
