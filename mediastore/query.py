@@ -436,7 +436,8 @@ class Store:
         if keys is not None:
             # The dictionary holds every key of the files, the rows only those asked for: the
             # grid gets a column for each of these alone.
-            kept = [i for i, name in enumerate(names) if name in set(keys)]
+            asked = set(keys)
+            kept = [i for i, name in enumerate(names) if name in asked]
             renumber = np.zeros(len(names), dtype=np.intp)
             renumber[kept] = np.arange(len(kept))
             codes, names = renumber[codes], [names[i] for i in kept]
