@@ -256,7 +256,11 @@ _pin_dirs: dict[str, str] = {}  # store root -> this process's pin folder in it
 _pin_lock = threading.Lock()
 _pin_count = itertools.count()
 _pin_folders: set[str] = set()  # <table>/project=/run= folders made in this process's pin folders
+_pin_touched: dict[str, float] = {}  # pin folder -> when this process last set its mtime
 _PIN_STALE_SECONDS = 86400.0
+#: A process that pins keeps its folder's mtime newer than this, far inside _PIN_STALE_SECONDS:
+#: pins go into folders made once per run, so pinning no longer changes the top folder itself.
+_PIN_TOUCH_SECONDS = 3600.0
 
 
 def _pin_local(root: str, path: str, listed: str | None = None) -> tuple[str, str] | None:
@@ -302,8 +306,14 @@ def _pin_local(root: str, path: str, listed: str | None = None) -> tuple[str, st
             shutil.copyfile(path, target)
             break
     pinned = os.stat(target)
+    now = time.time()
     with _pin_lock:
         _pins[path] = (pinned.st_ino, target, _local_version(pinned))
+        touch = now - _pin_touched.get(folder, 0.0) > _PIN_TOUCH_SECONDS
+        if touch:
+            _pin_touched[folder] = now
+    if touch:
+        os.utime(folder)  # in use: another process's _remove_stale_pins leaves it
     return target, _local_version(pinned)
 
 

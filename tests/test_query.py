@@ -198,3 +198,29 @@ def test_history_of_some_keys_makes_columns_for_those_alone(store_uri, monkeypat
     assert list(picked.columns) == ["step", "k07", "k31"]
     assert picked["k31"].tolist() == [31.0 * s for s in range(6)]
     assert [shape for shape in grids if isinstance(shape, tuple)] == [(6, 2)]  # the grid (np.full is used elsewhere too)
+
+
+def test_a_process_that_pins_keeps_its_pin_folder_from_looking_stale(tmp_path, monkeypatch):
+    """Pins go into folders made once per run, so pinning does not change the process's pin
+    folder itself: its mtime is set again while it pins, and another process's sweep of folders
+    older than a day leaves it."""
+    import importlib
+    import os
+    import time
+
+    catalog = importlib.import_module("mediastore.catalog")
+    uri = str(tmp_path / "s")
+    with ms.init(project="p", store=uri, run_id="r0") as run:
+        run.log({"a": 1.0})
+    store = ms.open(uri)
+    assert store.sql("SELECT count(*) FROM scalars").fetchall() == [(1,)]
+    folder = catalog._pin_dirs[store.location.root]
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(folder, (two_days_ago, two_days_ago))
+    monkeypatch.setitem(catalog._pin_touched, folder, 0.0)  # the last touch an hour and more ago
+    with ms.init(project="p", store=uri, run_id="r1") as run:
+        run.log({"a": 2.0})
+    assert ms.open(uri).sql("SELECT count(*) FROM scalars").fetchall() == [(2,)]  # pins r1's file
+    assert os.stat(folder).st_mtime > time.time() - 600
+    catalog._remove_stale_pins(os.path.dirname(folder))
+    assert os.path.isdir(folder)
