@@ -471,7 +471,7 @@ def roc_curve(y_true: Any = None, y_probas: Any = None, labels: Any = None, clas
     """
     call = "ms.plot.roc_curve"
     chosen = _curve_classes(call, y_true, y_probas, labels, classes_to_plot)
-    if len(np.unique(np.asarray(_values(y_true, "y_true", call)))) < 2:
+    if chosen[0][1].all():  # every example is of a chosen class: y_true has that one class only
         raise InvalidMediaError(f"{call}: y_true has one class only; a ROC curve needs examples of at least two classes")
     curves = [(label, *_roc_points(positive, score)) for label, positive, score in chosen]
     table = _curve_table(call, ["class", "fpr", "tpr"], curves)

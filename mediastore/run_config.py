@@ -17,7 +17,6 @@ Rules:
 from __future__ import annotations
 
 import os
-
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
