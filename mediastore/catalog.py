@@ -173,6 +173,10 @@ class TableListing:
     skip: dict[str, list[str]] = field(default_factory=dict)
     taken: dict[str, list[str]] = field(default_factory=dict)  # project file -> runs it stands for
 
+    def copy(self) -> "TableListing":
+        return TableListing(list(self.index), list(self.files), list(self.uncovered),
+                            {k: list(v) for k, v in self.skip.items()}, {k: list(v) for k, v in self.taken.items()})
+
 
 def project_of_index(path: str) -> str:
     """The project of a file in an ``_index`` directory (``<table>/project=<p>/_index/<name>``)."""
@@ -183,23 +187,48 @@ def _is_index(path: str) -> bool:
     return f"/{INDEX_DIR}/" in path
 
 
-def _walk_local(prefix: str) -> dict[str, dict[str, tuple[int, int] | None]]:
+def _walk_local(prefix: str, known: dict[str, tuple[str, dict]] | None = None
+                ) -> dict[str, dict[str, tuple[int, int] | None]]:
     """The Parquet files below a local directory, as {directory: {name: (size, mtime_ns) of a
     published (compacted) name, the files that a resume may rewrite, else None}}: os.scandir,
-    and a stat only for the published names."""
+    and a stat only for the published names.
+
+    ``known``: a listing kept from earlier walks, directory -> (`dir_stamp`, its names), updated
+    here. A directory without subdirectories (a run's) that had not changed for 2 s when stat-ed
+    is kept with the stamp of that stat, taken before it was read; a directory found later with
+    that stamp is not read again (the module docstring's rule for run directory stamps): a
+    store's query lists one stat per run instead of a directory read and a stat per file."""
     out: dict[str, dict[str, tuple[int, int] | None]] = {}
-    stack = [prefix]
+    now = time.time_ns()
+    stack: list[tuple[str, str | None]] = [(prefix, None)]
     while stack:
-        directory = stack.pop()
+        directory, stamp = stack.pop()
         try:
             entries = list(os.scandir(directory))
         except (FileNotFoundError, NotADirectoryError):
+            if known is not None:
+                known.pop(directory, None)
             continue
         names: dict[str, tuple[int, int] | None] = {}
+        leaf = True
         for entry in entries:
             name = entry.name
             if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
+                leaf = False
+                sub_stamp = None
+                if known is not None:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    if now - st.st_mtime_ns > _STAMP_SETTLED_NS:
+                        sub_stamp = dir_stamp(st)
+                        kept = known.get(entry.path)
+                        if kept is not None and kept[0] == sub_stamp:
+                            if kept[1] and "/project=" in entry.path + "/":
+                                out[entry.path] = kept[1]
+                            continue
+                stack.append((entry.path, sub_stamp))
             elif name.endswith(".parquet") and name[0] != ".":
                 if is_compacted_name(name):
                     try:
@@ -209,6 +238,8 @@ def _walk_local(prefix: str) -> dict[str, dict[str, tuple[int, int] | None]]:
                     names[name] = (st.st_size, st.st_mtime_ns)
                 else:
                     names[name] = None
+        if known is not None and leaf and stamp is not None:
+            known[directory] = (stamp, names)
         if names and "/project=" in directory + "/":
             out[directory] = names
     return out
@@ -348,7 +379,11 @@ class Catalog:
         self._dir_idents: dict[str, dict[str, tuple]] = {}  # runs index file -> `_index_dirs`
         self._seen: dict[str, set[str]] = {}
         self._stamps: dict[str, tuple] = {}  # object stores: path -> (size, ETag) from the last LIST
+        self._dirs: dict[str, tuple[str, dict]] = {}  # local stores: settled run directories listed (`_walk_local`)
+        self._live_memo: dict[str, tuple] = {}  # local stores: prefix -> (listing, live, covered, token)
+        self._table_memo: dict[tuple, tuple] = {}  # local stores: (table, project) -> (token, TableListing)
         self._lock = threading.Lock()
+        self._dirs_lock = threading.Lock()
 
     def _list(self, prefix: str) -> list[str]:
         if self.location.is_local:
@@ -378,15 +413,18 @@ class Catalog:
 
     def _list_local(self, prefix: str) -> dict[str, dict[str, tuple[int, int] | None]]:
         """`_walk_local`, noting the version and size of every published file listed."""
-        found = _walk_local(prefix)
+        with self._dirs_lock:
+            found = _walk_local(prefix, self._dirs)
         with self._lock:
             for directory, names in found.items():
                 for name, stat in names.items():
                     if stat is not None:
                         path = f"{directory}/{name}"
-                        self._versions[path] = f"{stat[1]:x}-{stat[0]:x}"  # as _local_version
+                        version = f"{stat[1]:x}-{stat[0]:x}"  # as _local_version
+                        if self._versions.get(path) != version:
+                            self._pins.pop(path, None)  # pinned again if still needed (_live_names)
+                        self._versions[path] = version
                         self._sizes[path] = stat[0]
-                        self._pins.pop(path, None)  # pinned again if still needed (_live_names)
         return found
 
     def version(self, path: str) -> str:
@@ -597,6 +635,13 @@ class Catalog:
                      listed: set[str] | None = None) -> tuple[set[str], set[str]]:
         """The live files, and the run directories of ``runs`` whose every file a live runs
         index stands for."""
+        return self._live_detail_token(table, project, run_id, listed)[:2]
+
+    def _live_detail_token(self, table: str, project: str | None = None, run_id: str | None = None,
+                           listed: set[str] | None = None) -> tuple[set[str], set[str], object | None]:
+        """`_live_detail`, and on a local store a token that is the same object as long as the
+        listing is: what follows from a listing (the rule at the top) is worked out once per
+        listing, which names every file with its version (200 runs: 0.7 ms a query)."""
         parts = [table]
         if project is not None:
             parts.append(f"project={project}")
@@ -604,8 +649,13 @@ class Catalog:
                 parts.append(f"run={run_id}")
         prefix = self.location.path(*parts)
         key = "/".join(parts)
+        token = None
         if self.location.is_local:
-            by_dir = _sizes(self._list_local(prefix))
+            found = self._list_local(prefix)
+            memo = self._live_memo.get(key)
+            if memo is not None and memo[0] == found:
+                return set(memo[1]), set(memo[2]), memo[3]
+            by_dir = _sizes(found)
         else:
             by_dir = {}
             for f in self._listing(prefix, key) if listed is None else listed:
@@ -614,7 +664,10 @@ class Catalog:
         live, covered_dirs = self._apply_compactions(by_dir)
         with self._lock:
             self._seen[key] = live
-        return live, covered_dirs
+            if self.location.is_local:
+                token = object()
+                self._live_memo[key] = (found, frozenset(live), frozenset(covered_dirs), token)
+        return live, covered_dirs, token
 
     def runs_listing(self, project: str | None = None) -> RunsListing:
         """The runs table from one listing: live index files, live record files, and the record
@@ -682,7 +735,10 @@ class Catalog:
         """A data table from one listing: live project files, live run files, the run files no
         project file stands for, and the runs each project file must leave out (the module
         docstring's rule)."""
-        live = self._live(table, project)
+        live, _, token = self._live_detail_token(table, project)
+        memo = self._table_memo.get((table, project))
+        if token is not None and memo is not None and memo[0] is token:
+            return memo[1].copy()
         index = sorted(f for f in live if _is_index(f))
         files = sorted(f for f in live if not _is_index(f))
         names: dict[tuple[str, str], set[str]] = {}
@@ -702,6 +758,9 @@ class Catalog:
             runs = sorted(self.coverage(path))
             listing.taken[path] = [r for r in runs if chosen.get((p, r)) == mine]
             listing.skip[path] = [r for r in runs if chosen.get((p, r)) != mine]
+        if token is not None:
+            with self._lock:
+                self._table_memo[(table, project)] = (token, listing.copy())
         return listing
 
     def coverage(self, project_file: str) -> dict[str, tuple[str, ...]]:

@@ -136,3 +136,75 @@ def test_an_index_without_stamps_still_reads_every_run(tmp_path, monkeypatch):
     catalog = Catalog(StoreLocation(root))
     assert len(listed_dirs(catalog, monkeypatch)) == RUNS + 1
     assert len(ms.open(root).runs()) == RUNS
+
+
+# -- a store's own listing of the data tables: settled run directories are not read again --------
+
+def settle_all(root: str, seconds: float = 10.0) -> None:
+    """Every directory of the store looks last changed ``seconds`` ago (what waiting would do)."""
+    for dirpath, _dirs, _files in os.walk(root):
+        then = os.stat(dirpath).st_mtime_ns - int(seconds * 1e9)
+        os.utime(dirpath, ns=(then, then))
+
+
+def scalars_read(store: ms.Store, monkeypatch) -> tuple[list, list[str]]:
+    """The query's rows, and the run directories of ``scalars`` read (os.scandir) to answer it."""
+    read = []
+    original = os.scandir
+
+    def counting(path):
+        if "/scalars/" in str(path) and "run=" in str(path):
+            read.append(str(path).rsplit("/", 1)[1])
+        return original(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    try:
+        rows = sorted(store.sql("SELECT run_id, step, value FROM scalars WHERE key = 'loss'").fetchall())
+    finally:
+        monkeypatch.setattr(os, "scandir", original)
+    return rows, read
+
+
+def test_a_query_does_not_read_a_settled_run_directory_again(tmp_path, monkeypatch):
+    root = str(tmp_path / "store")
+    for i in range(RUNS):
+        log(root, f"r{i}", loss=float(i))
+    store = ms.open(root)
+    every = [f"run=r{i}" for i in range(RUNS)]
+    rows, read = scalars_read(store, monkeypatch)
+    assert len(rows) == RUNS and sorted(read) == every
+    rows_again, read = scalars_read(store, monkeypatch)
+    assert rows_again == rows and sorted(read) == every  # changed within 2 s: read again
+    settle_all(root)
+    rows_again, read = scalars_read(store, monkeypatch)
+    assert rows_again == rows and sorted(read) == every  # read once more, now with their stamps
+    rows_again, read = scalars_read(store, monkeypatch)
+    assert rows_again == rows and read == []  # one stat per run, no directory read
+
+
+def test_changes_in_settled_run_directories_are_seen(tmp_path, monkeypatch):
+    root = str(tmp_path / "store")
+    for i in range(RUNS):
+        log(root, f"r{i}", loss=float(i))
+    settle_all(root)
+    store = ms.open(root)
+    rows, _ = scalars_read(store, monkeypatch)
+    rows, read = scalars_read(store, monkeypatch)
+    assert read == [] and [r[2] for r in rows] == [0.0, 1.0, 2.0, 3.0]
+
+    log(root, "r1", resume=True, loss=42.0)  # a resume: new files, the published one rewritten
+    rows, read = scalars_read(store, monkeypatch)
+    assert read == ["run=r1"]
+    assert sorted(r[2] for r in rows if r[0] == "r1") == [1.0, 42.0]
+
+    store.delete("scalars", where="run_id = 'r2'")  # the published file rewritten under its name
+    rows, read = scalars_read(store, monkeypatch)
+    assert sorted(read) == ["run=r1", "run=r2"]  # r1 changed within 2 s: still read each time
+    assert not [r for r in rows if r[0] == "r2"]
+
+    store.delete_run("r3")
+    log(root, "r4", loss=4.0)
+    rows, _ = scalars_read(store, monkeypatch)
+    assert sorted({r[0] for r in rows}) == ["r0", "r1", "r4"]
+    # A fresh catalog agrees with the one that kept its listing.
+    assert scalars_read(ms.open(root), monkeypatch)[0] == rows
