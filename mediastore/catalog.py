@@ -650,9 +650,12 @@ class Catalog:
         prefix = self.location.path(*parts)
         key = "/".join(parts)
         token = None
+        # A table's or a project's listing only: one run's is small, and a long-lived reader
+        # would keep one per run it ever listed.
+        memoize = self.location.is_local and run_id is None
         if self.location.is_local:
             found = self._list_local(prefix)
-            memo = self._live_memo.get(key)
+            memo = self._live_memo.get(key) if memoize else None
             if memo is not None and memo[0] == found:
                 return set(memo[1]), set(memo[2]), memo[3]
             by_dir = _sizes(found)
@@ -664,7 +667,7 @@ class Catalog:
         live, covered_dirs = self._apply_compactions(by_dir)
         with self._lock:
             self._seen[key] = live
-            if self.location.is_local:
+            if memoize:
                 token = object()
                 self._live_memo[key] = (found, frozenset(live), frozenset(covered_dirs), token)
         return live, covered_dirs, token
