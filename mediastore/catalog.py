@@ -221,8 +221,8 @@ def _walk_local(prefix: str, known: dict[str, tuple[str, dict]] | None = None
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
-                    if now - st.st_mtime_ns > _STAMP_SETTLED_NS:
-                        sub_stamp = dir_stamp(st)
+                    sub_stamp = settled_stamp(st, now)
+                    if sub_stamp is not None:
                         kept = known.get(entry.path)
                         if kept is not None and kept[0] == sub_stamp:
                             if kept[1] and "/project=" in entry.path + "/":
@@ -255,6 +255,13 @@ def dir_stamp(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns:x}-{st.st_ino:x}"
 
 
+def settled_stamp(st: os.stat_result, now: int) -> str | None:
+    """`dir_stamp` of a directory stat-ed before it is read, if it had not changed for 2 s by
+    ``now`` (time.time_ns() taken before the stat); None if it may still change within its
+    mtime tick (the module docstring's rule)."""
+    return dir_stamp(st) if now - st.st_mtime_ns > _STAMP_SETTLED_NS else None
+
+
 def settled_dir_stamps(project_dir: str) -> dict[str, str]:
     """run_id -> `dir_stamp` of each run directory in a local ``runs/project=<p>`` directory
     that had not changed for 2 s (the others get none). Taken before the runs are listed."""
@@ -270,8 +277,9 @@ def settled_dir_stamps(project_dir: str) -> dict[str, str]:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            if now - st.st_mtime_ns > _STAMP_SETTLED_NS:
-                out[entry.name[4:]] = dir_stamp(st)
+            stamp = settled_stamp(st, now)
+            if stamp is not None:
+                out[entry.name[4:]] = stamp
     return out
 
 
